@@ -112,6 +112,9 @@ type ConnectionFilter struct {
 	// ExpiringBefore, when set, keeps connections whose access token expires
 	// at or before it.
 	ExpiringBefore time.Time
+	// DueBefore, when set, keeps connections whose next_refresh_at is set and
+	// at or before it.
+	DueBefore time.Time
 	// After is the cursor from the previous page.
 	After string
 	// Limit is the page size; 0 means 100.

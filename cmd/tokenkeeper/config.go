@@ -1,0 +1,195 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+
+	"github.com/tokenkeeper/tokenkeeper"
+)
+
+// Config is every setting of tokenkeeper. Each field's koanf key is also its
+// YAML key, its flag (with dashes) and, upper-cased with the TOKENKEEPER_
+// prefix, its environment variable. Precedence: flags > environment > the
+// YAML file named by --config / TOKENKEEPER_CONFIG. docs/config.md documents
+// every field.
+type Config struct {
+	DatabaseURL    string        `koanf:"database_url"`
+	Listen         string        `koanf:"listen"`
+	EncryptionKeys string        `koanf:"encryption_keys"`
+	KeyFile        string        `koanf:"key_file"`
+	Providers      string        `koanf:"providers"`
+	LogFormat      string        `koanf:"log_format"`
+	LogLevel       string        `koanf:"log_level"`
+	PublicURL      string        `koanf:"public_url"`
+	MaxBodyBytes   int64         `koanf:"max_body_bytes"`
+	RequestTimeout time.Duration `koanf:"request_timeout"`
+	MaxResponse    int64         `koanf:"max_response_bytes"`
+	LeaseTTL       time.Duration `koanf:"lease_ttl"`
+	ShutdownGrace  time.Duration `koanf:"shutdown_grace"`
+
+	WarnAfterPermanent   int           `koanf:"warn_after_permanent"`
+	ReauthAfterPermanent int           `koanf:"reauth_after_permanent"`
+	NoticeAfterTransient int           `koanf:"notice_after_transient"`
+	BackoffBase          time.Duration `koanf:"backoff_base"`
+	BackoffMax           time.Duration `koanf:"backoff_max"`
+	MaxRefreshMargin     time.Duration `koanf:"max_refresh_margin"`
+	ReadCooldown         time.Duration `koanf:"read_cooldown"`
+
+	ProviderRateLimit     float64 `koanf:"provider_rate_limit"`
+	ProviderBurst         int     `koanf:"provider_burst"`
+	ProviderMaxConcurrent int     `koanf:"provider_max_concurrent"`
+
+	Workers      int           `koanf:"workers"`
+	BatchSize    int           `koanf:"batch_size"`
+	PollInterval time.Duration `koanf:"poll_interval"`
+	Scheduler    bool          `koanf:"scheduler"`
+}
+
+func defaultConfig() Config {
+	p := tokenkeeper.DefaultPolicy()
+	return Config{
+		DatabaseURL:          "sqlite:tokenkeeper.db",
+		Listen:               "127.0.0.1:8080",
+		LogFormat:            "text",
+		LogLevel:             "info",
+		MaxBodyBytes:         1 << 20,
+		RequestTimeout:       15 * time.Second,
+		MaxResponse:          1 << 20,
+		LeaseTTL:             time.Minute,
+		ShutdownGrace:        20 * time.Second,
+		WarnAfterPermanent:   p.WarnAfterPermanent,
+		ReauthAfterPermanent: p.ReauthAfterPermanent,
+		NoticeAfterTransient: p.NoticeAfterTransient,
+		BackoffBase:          p.BackoffBase,
+		BackoffMax:           p.BackoffMax,
+		MaxRefreshMargin:     p.MaxMargin,
+		ReadCooldown:         p.ReadCooldown,
+		ProviderRateLimit:    50,
+		ProviderBurst:        50,
+		Workers:              8,
+		BatchSize:            100,
+		PollInterval:         5 * time.Second,
+		Scheduler:            true,
+	}
+}
+
+// addConfigFlags declares the flags shared by every command: the config file
+// and the settings a command other than serve may need.
+func addConfigFlags(fs *pflag.FlagSet) {
+	d := defaultConfig()
+	fs.String("config", "", "YAML configuration file (TOKENKEEPER_CONFIG)")
+	fs.String("database-url", d.DatabaseURL, "database: sqlite:PATH or postgres://… (TOKENKEEPER_DATABASE_URL)")
+	fs.String("encryption-keys", "", "key ring ID:BASE64[,ID:BASE64…], first encrypts; env:NAME or file:/path allowed (TOKENKEEPER_ENCRYPTION_KEYS)")
+	fs.String("key-file", "", "key ring file used when no keys are given; default tokenkeeper.key next to the SQLite database (TOKENKEEPER_KEY_FILE)")
+	fs.String("providers", "", "YAML file with provider credentials, overrides and custom providers (TOKENKEEPER_PROVIDERS)")
+	fs.String("log-format", d.LogFormat, "log format: text or json (TOKENKEEPER_LOG_FORMAT)")
+	fs.String("log-level", d.LogLevel, "log level: debug, info, warn, error (TOKENKEEPER_LOG_LEVEL)")
+}
+
+// loadConfig layers defaults, the YAML file, the environment and the flags
+// that were set.
+func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
+	k := koanf.New(".")
+	path, _ := fs.GetString("config")
+	if path == "" {
+		path = getenv("TOKENKEEPER_CONFIG")
+	}
+	if path != "" {
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("read config file %s: %w", path, err)
+		}
+	}
+	if err := k.Load(confmap.Provider(fromEnv(getenv), "."), nil); err != nil {
+		return Config{}, fmt.Errorf("read environment: %w", err)
+	}
+	flagKey := func(f *pflag.Flag) (string, any) {
+		return strings.ReplaceAll(f.Name, "-", "_"), posflag.FlagVal(fs, f)
+	}
+	if err := k.Load(posflag.ProviderWithFlag(fs, ".", nil, flagKey), nil); err != nil {
+		return Config{}, fmt.Errorf("read flags: %w", err)
+	}
+	cfg := defaultConfig()
+	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return cfg, cfg.validate()
+}
+
+// fromEnv reads TOKENKEEPER_<KEY> for every key of Config through getenv
+// (tests pass a fake one).
+func fromEnv(getenv func(string) string) map[string]any {
+	out := map[string]any{}
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		key := t.Field(i).Tag.Get("koanf")
+		if v := getenv("TOKENKEEPER_" + strings.ToUpper(key)); v != "" {
+			out[key] = v
+		}
+	}
+	return out
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.LogFormat != "text" && c.LogFormat != "json":
+		return fmt.Errorf("log_format must be text or json, not %q", c.LogFormat)
+	case c.MaxBodyBytes <= 0 || c.MaxResponse <= 0:
+		return fmt.Errorf("max_body_bytes and max_response_bytes must be positive")
+	case c.LeaseTTL < 2*c.RequestTimeout:
+		return fmt.Errorf("lease_ttl (%s) must be at least twice request_timeout (%s): a refresh must finish inside its lease", c.LeaseTTL, c.RequestTimeout)
+	case c.WarnAfterPermanent < 1 || c.ReauthAfterPermanent < 1 || c.NoticeAfterTransient < 1:
+		return fmt.Errorf("the notification thresholds must be at least 1")
+	case c.Workers < 1 || c.BatchSize < 1:
+		return fmt.Errorf("workers and batch_size must be at least 1")
+	}
+	return nil
+}
+
+// policy returns the refresh policy the settings describe.
+func (c Config) policy() tokenkeeper.Policy {
+	p := tokenkeeper.DefaultPolicy()
+	p.WarnAfterPermanent = c.WarnAfterPermanent
+	p.ReauthAfterPermanent = c.ReauthAfterPermanent
+	p.NoticeAfterTransient = c.NoticeAfterTransient
+	p.BackoffBase = c.BackoffBase
+	p.BackoffMax = c.BackoffMax
+	p.MaxMargin = c.MaxRefreshMargin
+	p.ReadCooldown = c.ReadCooldown
+	return p
+}
+
+// sqlitePath returns the SQLite file of a sqlite: URL (or a bare path), and
+// false for other databases.
+func (c Config) sqlitePath() (string, bool) {
+	u := c.DatabaseURL
+	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
+		return "", false
+	}
+	u = strings.TrimPrefix(u, "sqlite:")
+	u = strings.TrimPrefix(u, "file:")
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		u = u[:i]
+	}
+	return u, true
+}
+
+// keyFilePath returns where the key file is read from or created.
+func (c Config) keyFilePath() string {
+	if c.KeyFile != "" {
+		return c.KeyFile
+	}
+	if p, ok := c.sqlitePath(); ok {
+		return filepath.Join(filepath.Dir(p), "tokenkeeper.key")
+	}
+	return "tokenkeeper.key"
+}

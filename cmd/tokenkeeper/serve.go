@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenkeeper/tokenkeeper/internal/httpapi"
+	"github.com/tokenkeeper/tokenkeeper/internal/refresh"
+)
+
+func serveCommand(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API, the scheduler and the notifier",
+		Long: `Run the HTTP API, the refresh scheduler and the notifier until SIGINT or SIGTERM.
+
+With no configuration it uses the SQLite file tokenkeeper.db in the working
+directory, creates an encryption key file next to it on first start, and
+listens on 127.0.0.1:8080. The first line on standard output names the
+address it listens on.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := openApp(cmd, e, openOptions{migrate: true, createKey: true, keeper: true})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			return a.serve(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	d := defaultConfig()
+	f.String("listen", d.Listen, "address to listen on (TOKENKEEPER_LISTEN)")
+	f.String("public-url", "", "the URL users reach tokenkeeper at, for links in e-mails (TOKENKEEPER_PUBLIC_URL)")
+	f.Bool("scheduler", d.Scheduler, "run the refresh scheduler in this process (TOKENKEEPER_SCHEDULER)")
+	f.Int("workers", d.Workers, "refreshes in flight at once (TOKENKEEPER_WORKERS)")
+	return cmd
+}
+
+// serve runs until ctx ends, then shuts down in reverse order of start:
+// stop accepting requests, let in-flight ones finish, stop background work.
+func (a *app) serve(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
+	}
+	handler := httpapi.NewServer(httpapi.Config{
+		Keeper:       a.keeper,
+		Store:        a.store,
+		Catalog:      a.catalog,
+		Logger:       a.log,
+		MaxBodyBytes: a.cfg.MaxBodyBytes,
+		Ready:        a.ready,
+		Version:      version,
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * a.cfg.RequestTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	addr := "http://" + ln.Addr().String()
+	fmt.Fprintf(a.env.stdout, "tokenkeeper listening on %s\n", addr)
+	a.log.Info("tokenkeeper listening", "addr", addr, "database", a.cfg.databaseKind(), "providers", len(a.catalog.Providers()))
+
+	var sched *refresh.Scheduler
+	if a.cfg.Scheduler {
+		sched = refresh.NewScheduler(refresh.SchedulerOptions{
+			Refresher: a.keeper, Store: a.store, Catalog: a.catalog, Gate: a.gate, Logger: a.log,
+			Workers: a.cfg.Workers, BatchSize: a.cfg.BatchSize, PollInterval: a.cfg.PollInterval,
+		})
+		a.keeper.OnSchedule(sched.Wake)
+		if err := sched.Start(ctx); err != nil {
+			return fmt.Errorf("start the scheduler: %w", err)
+		}
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shut down the HTTP server: %w", err)
+	}
+	if sched != nil {
+		sched.Stop()
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+// ready reports whether this replica can serve: the database answers and its
+// schema is at the version this binary expects.
+func (a *app) ready(ctx context.Context) error {
+	if err := a.store.Ping(ctx); err != nil {
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	cur, latest, err := a.store.MigrationStatus(ctx)
+	if err != nil {
+		return fmt.Errorf("read migration status: %w", err)
+	}
+	if cur < latest {
+		return fmt.Errorf("database schema at version %d, expected %d: run tokenkeeper migrate", cur, latest)
+	}
+	return nil
+}
+
+func (c Config) databaseKind() string {
+	if _, ok := c.sqlitePath(); ok {
+		return "sqlite"
+	}
+	return "postgres"
+}
