@@ -9,8 +9,10 @@ import (
 //
 // It counts only transient failures (the provider is down or throttling);
 // a permanent failure for one user is an answer, not an outage. Closed, it
-// trips when, within one window, at least minRequests calls were made and at
-// least failureRatio of them failed transiently. Open, it refuses calls
+// trips after consecutiveTrip transient failures in a row (whichever
+// connections they were for: a trickle of refreshes finds an outage as surely
+// as a burst), or when, within one window, at least minRequests calls were
+// made and at least failureRatio of them failed transiently. Open, it refuses calls
 // until openUntil; then it lets one probe through (half-open): a success
 // closes it, a failure opens it again for twice as long, up to maxOpen.
 //
@@ -25,11 +27,13 @@ type breaker struct {
 	failureRatio float64
 	baseOpen     time.Duration
 	maxOpen      time.Duration
+	consecTrip   int
 
 	state       breakerState
 	windowStart time.Time
 	requests    int
 	failures    int
+	consecutive int
 	openFor     time.Duration
 	openUntil   time.Time
 	probing     bool
@@ -61,6 +65,8 @@ type BreakerSettings struct {
 	MinRequests int
 	// FailureRatio is the share of transient failures that trips it (0.5).
 	FailureRatio float64
+	// ConsecutiveFailures trips it on that many transient failures in a row (5).
+	ConsecutiveFailures int
 	// OpenFor is the first pause after tripping (30 s); it doubles while
 	// probes fail, up to MaxOpen (5 min).
 	OpenFor time.Duration
@@ -80,10 +86,13 @@ func newBreaker(s BreakerSettings) *breaker {
 	if s.OpenFor <= 0 {
 		s.OpenFor = 30 * time.Second
 	}
+	if s.ConsecutiveFailures <= 0 {
+		s.ConsecutiveFailures = 5
+	}
 	if s.MaxOpen < s.OpenFor {
 		s.MaxOpen = max(5*time.Minute, s.OpenFor)
 	}
-	return &breaker{window: s.Window, minRequests: s.MinRequests, failureRatio: s.FailureRatio, baseOpen: s.OpenFor, maxOpen: s.MaxOpen, openFor: s.OpenFor}
+	return &breaker{window: s.Window, minRequests: s.MinRequests, failureRatio: s.FailureRatio, baseOpen: s.OpenFor, maxOpen: s.MaxOpen, openFor: s.OpenFor, consecTrip: s.ConsecutiveFailures}
 }
 
 // allow reports whether a call may go out at now, and whether that call is
@@ -127,7 +136,7 @@ func (b *breaker) record(now time.Time, transientFailure bool) {
 		}
 		b.state = breakerClosed
 		b.openFor = b.baseOpen
-		b.windowStart, b.requests, b.failures = now, 0, 0
+		b.windowStart, b.requests, b.failures, b.consecutive = now, 0, 0, 0
 		return
 	case breakerOpen:
 		return // a call let through before the trip finished; the trip stands
@@ -135,8 +144,11 @@ func (b *breaker) record(now time.Time, transientFailure bool) {
 	b.requests++
 	if transientFailure {
 		b.failures++
+		b.consecutive++
+	} else {
+		b.consecutive = 0
 	}
-	if b.requests >= b.minRequests && float64(b.failures) >= b.failureRatio*float64(b.requests) {
+	if b.consecutive >= b.consecTrip || (b.requests >= b.minRequests && float64(b.failures) >= b.failureRatio*float64(b.requests)) {
 		b.trip(now)
 	}
 }
@@ -144,7 +156,7 @@ func (b *breaker) record(now time.Time, transientFailure bool) {
 func (b *breaker) trip(now time.Time) {
 	b.state = breakerOpen
 	b.openUntil = now.Add(b.openFor)
-	b.windowStart, b.requests, b.failures = now, 0, 0
+	b.windowStart, b.requests, b.failures, b.consecutive = now, 0, 0, 0
 }
 
 // abandon gives back a probe that was allowed but never sent.

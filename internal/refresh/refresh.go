@@ -107,7 +107,8 @@ func (r *Refresher) refreshOnce(ctx context.Context, id string, req request) (re
 	if !r.needed(c, prov, req, access, now) {
 		return result{conn: c}, nil
 	}
-	if refreshTok.IsZero() || !prov.RefreshSupported {
+	// Instagram-style providers refresh the access token with itself.
+	if (refreshTok.IsZero() && !prov.Refresh.RefreshWithAccessToken) || !prov.RefreshSupported {
 		if !c.ExpiresAt.IsZero() && !c.ExpiresAt.After(now) {
 			n, ev := r.policy.Expire(c, now)
 			if saved, err = r.save(ctx, n, nil, ev); err != nil {

@@ -44,7 +44,9 @@ type Scheduler struct {
 	clock tokenkeeper.Clock
 	slots chan struct{}
 	wake  chan struct{}
-	cron  *cronSweeps
+	// drained receives when the last refresh in flight finishes.
+	drained chan struct{}
+	cron    *cronSweeps
 
 	mu      sync.Mutex
 	planned time.Time // when the loop plans to wake
@@ -70,7 +72,7 @@ func NewScheduler(o SchedulerOptions) *Scheduler {
 	if o.Logger == nil {
 		o.Logger = o.Refresher.log
 	}
-	s := &Scheduler{o: o, log: o.Logger, clock: o.Clock, slots: make(chan struct{}, o.Workers), wake: make(chan struct{}, 1)}
+	s := &Scheduler{o: o, log: o.Logger, clock: o.Clock, slots: make(chan struct{}, o.Workers), wake: make(chan struct{}, 1), drained: make(chan struct{}, 1)}
 	s.cron = newCronSweeps(s)
 	return s
 }
@@ -185,13 +187,13 @@ func (s *Scheduler) acquireSlots(ctx context.Context) int {
 	return n
 }
 
-// workerDone frees a worker's slot; the last one to finish nudges the loop
-// so that it looks again before it sleeps (and reports Idle).
+// workerDone frees a worker's slot; the last one to finish tells a
+// sleeping loop, which may then report Idle.
 func (s *Scheduler) workerDone() {
 	s.releaseSlots(1)
 	if len(s.slots) == 0 {
 		select {
-		case s.wake <- struct{}{}:
+		case s.drained <- struct{}{}:
 		default:
 		}
 	}
@@ -232,6 +234,12 @@ func (s *Scheduler) claimable(now time.Time) []string {
 // sleep waits until the next due connection, the next cron sweep, the poll
 // interval, a Wake, or the end of ctx, whichever comes first.
 func (s *Scheduler) sleep(ctx context.Context) {
+	// A Wake that arrived while the loop was busy is stale: the next due
+	// time is read below, after it.
+	select {
+	case <-s.wake:
+	default:
+	}
 	now := s.clock.Now()
 	until := now.Add(s.o.PollInterval)
 	if next, ok, err := s.o.Store.NextDue(ctx); err == nil && ok && next.Before(until) {
@@ -241,12 +249,16 @@ func (s *Scheduler) sleep(ctx context.Context) {
 		until = t
 	}
 	if !until.After(now) {
-		// Something is due but could not be claimed (leased elsewhere, its
-		// provider paused, or it just came due): look again shortly.
-		until = now.Add(min(s.o.PollInterval, 250*time.Millisecond))
+		// Something is due but was not claimed: its provider is paused (look
+		// again when the breaker lets a probe through), or it came due just
+		// after the claim (look again at once).
+		until = now.Add(10 * time.Millisecond)
 		if s.o.Gate != nil {
-			if _, reopen := s.o.Gate.Blocked(now); !reopen.IsZero() && reopen.Before(now.Add(s.o.PollInterval)) && reopen.After(now) {
-				until = reopen
+			if blocked, reopen := s.o.Gate.Blocked(now); len(blocked) > 0 {
+				until = now.Add(s.o.PollInterval)
+				if reopen.After(now) && reopen.Before(until) {
+					until = reopen
+				}
 			}
 		}
 	}
@@ -254,23 +266,25 @@ func (s *Scheduler) sleep(ctx context.Context) {
 	s.planned = until
 	s.mu.Unlock()
 	timer := s.clock.After(until.Sub(now))
-	if s.o.Idle != nil && len(s.slots) == 0 {
-		select {
-		case s.o.Idle <- until:
-		case <-ctx.Done():
-		case <-s.wake:
-			// Woken before the test saw Idle: look again without reporting.
-			s.mu.Lock()
-			s.planned = time.Time{}
-			s.mu.Unlock()
-			s.cron.runDue(ctx, s.clock.Now())
-			return
+	wake, reported := s.wake, false
+	for {
+		// Tests: report Idle once no refresh is in flight; from then on only
+		// the clock ends the sleep, since the test is about to move it.
+		var idle chan<- time.Time
+		if s.o.Idle != nil && !reported && len(s.slots) == 0 {
+			idle = s.o.Idle
 		}
-	}
-	select {
-	case <-ctx.Done():
-	case <-timer:
-	case <-s.wake:
+		select {
+		case idle <- until:
+			reported, wake = true, nil
+			continue
+		case <-s.drained:
+			continue
+		case <-ctx.Done():
+		case <-timer:
+		case <-wake:
+		}
+		break
 	}
 	s.mu.Lock()
 	s.planned = time.Time{}
