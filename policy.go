@@ -105,7 +105,13 @@ func (p Policy) NeedsRefreshOnRead(c *Connection, prov *Provider, now time.Time,
 // be marked expired. It returns the zero time for a connection that is not
 // connected (needs_reauth, error, expired, disconnected): nothing is scheduled.
 func (p Policy) NextRefreshAt(c *Connection, prov *Provider, u float64) time.Time {
-	return p.nextRefreshAt(c, prov, u, c.HasRefreshToken())
+	return p.nextRefreshAt(c, prov, u, c.HasRefreshToken() || refreshesWithAccessToken(prov))
+}
+
+// refreshesWithAccessToken: the provider refreshes a long-lived access token
+// with itself (Instagram), so no refresh token is needed.
+func refreshesWithAccessToken(prov *Provider) bool {
+	return prov != nil && prov.Refresh.RefreshWithAccessToken
 }
 
 func (p Policy) nextRefreshAt(c *Connection, prov *Provider, u float64, hasRefreshToken bool) time.Time {

@@ -198,7 +198,7 @@ func (p Policy) Link(c *Connection, prov *Provider, t *Token, now time.Time, u f
 		n.Scopes = append([]string(nil), t.Scopes...)
 	}
 	n.LastRefreshedAt = now
-	n.NextRefreshAt = p.nextRefreshAt(n, prov, u, !t.RefreshToken.IsZero())
+	n.NextRefreshAt = p.nextRefreshAt(n, prov, u, !t.RefreshToken.IsZero() || refreshesWithAccessToken(prov))
 	return n, []Event{NewEvent(EventConnected, n, now)}
 }
 
