@@ -85,12 +85,15 @@ func (p Policy) ReadThreshold(lifetime, minValidity time.Duration) time.Duration
 }
 
 // NeedsRefreshOnRead reports whether a read at now must refresh first: the
-// token is expired or expires within the read threshold. A token refreshed
-// within the read cooldown is never refreshed again by a read unless it is
-// really unusable for the caller's min_validity.
+// token is expired or expires within the read threshold (or the caller's
+// min_validity). A token refreshed within the read cooldown and not expired
+// is never refreshed again by a read, whatever min_validity asks.
 func (p Policy) NeedsRefreshOnRead(c *Connection, prov *Provider, now time.Time, minValidity time.Duration) bool {
 	if c.ExpiresAt.IsZero() {
 		return false
+	}
+	if c.ExpiresAt.After(now) && !c.LastRefreshedAt.IsZero() && now.Sub(c.LastRefreshedAt) < p.ReadCooldown {
+		return false // just refreshed: a read never refreshes again what is still valid
 	}
 	left := c.ExpiresAt.Sub(now)
 	return left <= p.ReadThreshold(p.Lifetime(c, prov), minValidity)
@@ -136,8 +139,12 @@ func (p Policy) nextRefreshAt(c *Connection, prov *Provider, u float64, hasRefre
 	if !c.RefreshTokenExpiresAt.IsZero() && (prov == nil || !prov.RefreshTokenAbsolute) {
 		earliest(c.RefreshTokenExpiresAt.Add(-margin))
 	}
-	if prov != nil && prov.Keepalive > 0 && !c.LastRefreshedAt.IsZero() {
-		earliest(c.LastRefreshedAt.Add(prov.Keepalive))
+	if prov != nil && prov.Keepalive > 0 {
+		last := c.LastRefreshedAt
+		if last.IsZero() {
+			last = c.UpdatedAt // linked, never refreshed
+		}
+		earliest(last.Add(prov.Keepalive))
 	}
 	if next.IsZero() {
 		// No expiry known at all: plan with the lifetime from the last refresh.

@@ -29,7 +29,11 @@ func (o Outcome) Err(c *Connection) error {
 	case ClassSuccess:
 		return nil
 	case ClassTransient:
-		return &Error{Code: CodeTokenRefreshError, Message: "the provider could not refresh the token right now (" + o.Code + ")", RetryAfter: o.RetryAfter, ConnectionID: c.ID}
+		retry := o.RetryAfter
+		if retry <= 0 && !c.NextRefreshAt.IsZero() {
+			retry = c.NextRefreshAt.Sub(c.UpdatedAt)
+		}
+		return &Error{Code: CodeTokenRefreshError, Message: "the provider could not refresh the token right now (" + o.Code + ")", RetryAfter: retry, ConnectionID: c.ID}
 	}
 	switch c.Status {
 	case StatusNeedsReauth:
@@ -77,7 +81,7 @@ func (p Policy) Apply(c *Connection, prov *Provider, o Outcome, now time.Time, u
 			n.ExpiresAt = t.ExpiresAt
 			if n.ExpiresAt.IsZero() {
 				n.ExpiresAt = now.Add(p.Lifetime(n, prov))
-			} else if t.Lifetime == 0 {
+			} else if t.Lifetime == 0 && n.ExpiresAt.After(now) {
 				n.Lifetime = n.ExpiresAt.Sub(now)
 			}
 			if !t.RefreshTokenExpiresAt.IsZero() {
@@ -185,7 +189,7 @@ func (p Policy) Link(c *Connection, prov *Provider, t *Token, now time.Time, u f
 	n.ExpiresAt = t.ExpiresAt
 	n.RefreshTokenExpiresAt = t.RefreshTokenExpiresAt
 	n.Lifetime = t.Lifetime
-	if n.Lifetime == 0 && !n.ExpiresAt.IsZero() {
+	if n.Lifetime == 0 && n.ExpiresAt.After(now) {
 		n.Lifetime = n.ExpiresAt.Sub(now)
 	}
 	if n.ExpiresAt.IsZero() && prov != nil && prov.AccessTokenLifetime > 0 && prov.RefreshSupported && !t.RefreshToken.IsZero() {
@@ -197,7 +201,6 @@ func (p Policy) Link(c *Connection, prov *Provider, t *Token, now time.Time, u f
 	if len(t.Scopes) > 0 {
 		n.Scopes = append([]string(nil), t.Scopes...)
 	}
-	n.LastRefreshedAt = now
 	n.NextRefreshAt = p.nextRefreshAt(n, prov, u, !t.RefreshToken.IsZero() || refreshesWithAccessToken(prov))
 	return n, []Event{NewEvent(EventConnected, n, now)}
 }
