@@ -8,11 +8,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tokenkeeper/tokenkeeper"
-	"github.com/tokenkeeper/tokenkeeper/internal/refresh"
 )
 
 func sweepCommand(e *env) *cobra.Command {
-	var req refresh.SweepRequest
+	var req tokenkeeper.SweepRequest
 	var status string
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -66,7 +65,7 @@ CI check can alert on it.`,
 	return cmd
 }
 
-func printSweep(e *env, res refresh.SweepResult) {
+func printSweep(e *env, res tokenkeeper.SweepResult) {
 	for _, o := range res.Outcomes {
 		fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\t%s\n", o.ConnectionID, o.Provider, o.Result, dash(string(o.Class)), dash(o.Code))
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	cron "github.com/netresearch/go-cron"
+
+	"github.com/tokenkeeper/tokenkeeper"
 )
 
 // cronSweeps runs the providers' scheduled sweeps (sweep_schedule), one
@@ -98,7 +100,7 @@ func (c *cronSweeps) run(ctx context.Context, provider string, now time.Time) {
 	c.mu.Lock()
 	within := c.nextRun[provider].Sub(now) + r.policy.MaxMargin
 	c.mu.Unlock()
-	res, err := r.Sweep(ctx, SweepRequest{Provider: provider, ExpiringWithin: within}, c.s.o.Workers)
+	res, err := r.Sweep(ctx, tokenkeeper.SweepRequest{Provider: provider, ExpiringWithin: within}, c.s.o.Workers)
 	if err != nil {
 		c.s.log.Error("scheduled sweep", "provider", provider, "err", err)
 		return

@@ -4,68 +4,19 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/tokenkeeper/tokenkeeper"
 )
 
-// SweepRequest selects the connections of one sweep.
-type SweepRequest struct {
-	// Provider, when set, sweeps only that provider.
-	Provider string
-	// Status selects connections in that status (default connected).
-	Status tokenkeeper.Status
-	// ExpiringWithin, when set, refreshes every connection whose access token
-	// expires within it; when zero the sweep refreshes the connections that
-	// are due (next_refresh_at has passed), like one scheduler pass.
-	ExpiringWithin time.Duration
-	// DryRun counts what would be refreshed and refreshes nothing.
-	DryRun bool
-	// Verbose returns one outcome per connection.
-	Verbose bool
-}
-
-// SweepResult counts what a sweep did.
-type SweepResult struct {
-	Checked   int                       `json:"checked"`
-	Refreshed int                       `json:"refreshed"`
-	Failed    map[tokenkeeper.Class]int `json:"failed"`
-	Skipped   int                       `json:"skipped"`
-	Deferred  int                       `json:"deferred"`
-	DryRun    bool                      `json:"dry_run"`
-	Outcomes  []SweepOutcome            `json:"outcomes,omitempty"`
-}
-
-// FailedOtherThanTransient reports whether a refresh failed for a reason an
-// operator or user must look at (the sweep command's exit status).
-func (r SweepResult) FailedOtherThanTransient() bool {
-	for class, n := range r.Failed {
-		if class != tokenkeeper.ClassTransient && n > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// SweepOutcome is what a sweep did to one connection.
-type SweepOutcome struct {
-	ConnectionID string             `json:"connection_id"`
-	Provider     string             `json:"provider"`
-	Result       string             `json:"result"` // refreshed, failed, skipped, deferred, would_refresh
-	Class        tokenkeeper.Class  `json:"class,omitempty"`
-	Code         string             `json:"code,omitempty"`
-	Status       tokenkeeper.Status `json:"status"`
-}
-
 // Sweep runs one pass over the selected connections on up to workers
 // concurrent refreshes and counts the results.
-func (r *Refresher) Sweep(ctx context.Context, req SweepRequest, workers int) (SweepResult, error) {
+func (r *Refresher) Sweep(ctx context.Context, req tokenkeeper.SweepRequest, workers int) (tokenkeeper.SweepResult, error) {
 	if req.Status == "" {
 		req.Status = tokenkeeper.StatusConnected
 	}
 	if req.Provider != "" {
 		if _, ok := r.catalog.Provider(req.Provider); !ok {
-			return SweepResult{}, tokenkeeper.Errorf(tokenkeeper.CodeProviderUnknown, "unknown provider %q", req.Provider)
+			return tokenkeeper.SweepResult{}, tokenkeeper.Errorf(tokenkeeper.CodeProviderUnknown, "unknown provider %q", req.Provider)
 		}
 	}
 	now := r.clock.Now()
@@ -75,9 +26,9 @@ func (r *Refresher) Sweep(ctx context.Context, req SweepRequest, workers int) (S
 	} else {
 		f.DueBefore = now
 	}
-	res := SweepResult{Failed: map[tokenkeeper.Class]int{}, DryRun: req.DryRun}
+	res := tokenkeeper.SweepResult{Failed: map[tokenkeeper.Class]int{}, DryRun: req.DryRun}
 	var mu sync.Mutex
-	record := func(o SweepOutcome) {
+	record := func(o tokenkeeper.SweepOutcome) {
 		mu.Lock()
 		defer mu.Unlock()
 		res.Checked++
@@ -105,7 +56,7 @@ func (r *Refresher) Sweep(ctx context.Context, req SweepRequest, workers int) (S
 		var wg sync.WaitGroup
 		for _, c := range page {
 			if req.DryRun {
-				record(SweepOutcome{ConnectionID: c.ID, Provider: c.Provider, Result: "would_refresh", Status: c.Status})
+				record(tokenkeeper.SweepOutcome{ConnectionID: c.ID, Provider: c.Provider, Result: "would_refresh", Status: c.Status})
 				continue
 			}
 			sem <- struct{}{}
@@ -124,8 +75,8 @@ func (r *Refresher) Sweep(ctx context.Context, req SweepRequest, workers int) (S
 	}
 }
 
-func (r *Refresher) sweepOne(ctx context.Context, c *tokenkeeper.Connection) SweepOutcome {
-	out := SweepOutcome{ConnectionID: c.ID, Provider: c.Provider, Status: c.Status}
+func (r *Refresher) sweepOne(ctx context.Context, c *tokenkeeper.Connection) tokenkeeper.SweepOutcome {
+	out := tokenkeeper.SweepOutcome{ConnectionID: c.ID, Provider: c.Provider, Status: c.Status}
 	res, err := r.shared(ctx, c.ID, request{trigger: tokenkeeper.TriggerSweep})
 	if res.conn != nil {
 		out.Status = res.conn.Status
