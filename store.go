@@ -8,7 +8,15 @@ import (
 // Store persists connections, their refresh history, the event outbox, API
 // keys, users and named leases. SQLite (internal/sqlite) and PostgreSQL
 // (internal/postgres) implement it; internal/storetest is the conformance
-// suite both run. All times are stored with millisecond precision.
+// suite both run, and enforces these rules common to all methods:
+//
+//   - times and durations are stored truncated to the millisecond and come
+//     back in UTC; the zero time is stored as NULL;
+//   - a lease is held up to and including its `until`, and free once
+//     until < now (refresh leases, claims and named leases alike);
+//   - SaveConnection without a LeaseOwner never touches the lease columns (a
+//     lease taken after the writer read the row survives), and a save of an
+//     unknown id is a version conflict.
 type Store interface {
 	// CreateConnection inserts c (ID set by the caller, Version 0 becomes 1)
 	// together with events, in one transaction. It returns ErrDuplicate when
@@ -48,7 +56,9 @@ type Store interface {
 	// the claim to those providers. Concurrent claimers never get the same row.
 	ClaimDue(ctx context.Context, owner string, now, until time.Time, limit int, providers []string) ([]*Connection, error)
 	// NextDue returns the earliest next_refresh_at of a connected connection
-	// with a free lease, and false when there is none.
+	// whose lease is not set (an expired lease that was never released counts
+	// as set: NextDue has no "now"; the scheduler's poll finds such rows), and
+	// false when there is none.
 	NextDue(ctx context.Context) (time.Time, bool, error)
 
 	// ListAttempts returns a connection's refresh history, newest first.
@@ -76,6 +86,9 @@ type Store interface {
 	PutUser(ctx context.Context, u *User) error
 	// GetUser returns a user, or ErrNotFound.
 	GetUser(ctx context.Context, id string) (*User, error)
+	// ListUsers returns users ordered by id, after the given id, at most limit
+	// (100 when limit <= 0); key rotation walks them in batches.
+	ListUsers(ctx context.Context, after string, limit int) ([]*User, error)
 
 	// AcquireNamedLease takes or extends a named lease (a cron sweep, a key
 	// rotation) for owner until `until` if it is free, expired at now, or held

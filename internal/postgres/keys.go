@@ -130,3 +130,31 @@ func (s *Store) GetUser(ctx context.Context, id string) (*tokenkeeper.User, erro
 	u.UpdatedAt = tm(updated)
 	return &u, nil
 }
+
+// ListUsers returns users ordered by id after `after`, at most limit (100
+// when limit <= 0, at most 1,000).
+func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]*tokenkeeper.User, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	rows, err := s.pool.Query(ctx, `SELECT id, email, email_enabled, digest, updated_at FROM users WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", mapError(err))
+	}
+	defer rows.Close()
+	var out []*tokenkeeper.User
+	for rows.Next() {
+		var u tokenkeeper.User
+		var updated pgtype.Timestamptz
+		if err := rows.Scan(&u.ID, &u.SealedEmail, &u.EmailEnabled, &u.Digest, &updated); err != nil {
+			return nil, fmt.Errorf("list users: %w", mapError(err))
+		}
+		u.UpdatedAt = tm(updated)
+		out = append(out, &u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", mapError(err))
+	}
+	return out, nil
+}

@@ -143,3 +143,31 @@ func (s *Store) GetUser(ctx context.Context, id string) (*tokenkeeper.User, erro
 	u.UpdatedAt = fromMillis(updated)
 	return &u, nil
 }
+
+// ListUsers returns users ordered by id after `after`, at most limit (100
+// when limit <= 0, at most 1,000).
+func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]*tokenkeeper.User, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	rows, err := s.r.QueryContext(ctx, `SELECT id, email, email_enabled, digest, updated_at FROM users WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []*tokenkeeper.User
+	for rows.Next() {
+		var u tokenkeeper.User
+		var updated sql.NullInt64
+		if err := rows.Scan(&u.ID, &u.SealedEmail, &u.EmailEnabled, &u.Digest, &updated); err != nil {
+			return nil, fmt.Errorf("list users: %w", mapErr(err))
+		}
+		u.UpdatedAt = fromMillis(updated)
+		out = append(out, &u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", mapErr(err))
+	}
+	return out, nil
+}

@@ -138,4 +138,18 @@ func testUsers(t *testing.T, open OpenFunc) {
 		t.Fatalf("GetUser: %v", err)
 	}
 	equal(t, "updated user", updated, got)
+
+	all, err := f.s.ListUsers(t.Context(), "", 0)
+	if err != nil {
+		t.Fatalf("ListUsers: %v", err)
+	}
+	equal(t, "all users", []*tokenkeeper.User{updated, other}, all)
+	page, err := f.s.ListUsers(t.Context(), "user-1", 1)
+	if err != nil {
+		t.Fatalf("ListUsers after user-1: %v", err)
+	}
+	equal(t, "users after user-1", []*tokenkeeper.User{other}, page)
+	if rest, err := f.s.ListUsers(t.Context(), "user-2", 10); err != nil || len(rest) != 0 {
+		t.Fatalf("ListUsers past the end: %d users, %v", len(rest), err)
+	}
 }
