@@ -2,6 +2,7 @@ package tokenkeeper
 
 import (
 	"crypto/rand"
+	"errors"
 	"encoding/base32"
 	"strings"
 	"time"
@@ -116,6 +117,11 @@ const (
 func AdditionalData(rowID string, field Field) []byte {
 	return []byte("tokenkeeper/v1\x00" + rowID + "\x00" + string(field))
 }
+
+// ErrUnknownKey is returned (wrapped) by Sealer.Open when the ciphertext names
+// a key this process's key ring does not hold: a configuration problem of
+// this process, not damage to the row.
+var ErrUnknownKey = errors.New("sealed with a key not in the key ring")
 
 // Sealer encrypts and decrypts secrets. Implementations bind the ciphertext
 // to the additional data and name the key that sealed it.

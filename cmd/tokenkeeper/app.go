@@ -31,9 +31,11 @@ type app struct {
 	log     *slog.Logger
 	store   store
 	catalog *catalog.Catalog
-	ring    *vault.Ring
-	keeper  *refresh.Refresher
-	gate    *refresh.ProviderGate
+	// sealer encrypts tokens; ring is its key ring (for derived keys).
+	sealer tokenkeeper.Sealer
+	ring   *vault.Ring
+	keeper *refresh.Refresher
+	gate   *refresh.ProviderGate
 }
 
 // store is a tokenkeeper.Store that can also migrate its schema.
@@ -93,11 +95,11 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (store, error)
 }
 
 func (a *app) openKeeper(createKey bool) error {
-	ring, err := a.openRing(createKey)
+	sealer, ring, err := a.openRing(createKey)
 	if err != nil {
 		return err
 	}
-	a.ring = ring
+	a.sealer, a.ring = sealer, ring
 	a.catalog, err = catalog.Load(a.cfg.Providers, a.env.getenv, os.ReadFile)
 	if err != nil {
 		return fmt.Errorf("load providers: %w", err)
@@ -109,36 +111,37 @@ func (a *app) openKeeper(createKey bool) error {
 		Defaults: refresh.Limits{Rate: a.cfg.ProviderRateLimit, Burst: a.cfg.ProviderBurst, MaxConcurrent: a.cfg.ProviderMaxConcurrent},
 	})
 	a.keeper, err = refresh.New(refresh.Options{
-		Store: a.store, Sealer: ring, Catalog: a.catalog, Client: client, Gate: a.gate,
+		Store: a.store, Sealer: sealer, Catalog: a.catalog, Client: client, Gate: a.gate,
 		Policy: &policy, Logger: a.log, LeaseTTL: a.cfg.LeaseTTL,
 		UserHash: userHasher(ring),
 	})
 	return err
 }
 
-// openRing returns the key ring from encryption_keys, else from the key
-// file; serve creates the key file on first start.
-func (a *app) openRing(create bool) (*vault.Ring, error) {
+// openRing returns the sealer and key ring from encryption_keys, else from
+// the key file (which serve creates on first start, and which a running
+// process follows when `keys rotate` rewrites it).
+func (a *app) openRing(create bool) (tokenkeeper.Sealer, *vault.Ring, error) {
 	if a.cfg.EncryptionKeys != "" {
 		keys, err := catalog.ResolveSecret(a.cfg.EncryptionKeys, a.env.getenv, os.ReadFile)
 		if err != nil {
-			return nil, fmt.Errorf("encryption_keys: %w", err)
+			return nil, nil, fmt.Errorf("encryption_keys: %w", err)
 		}
 		ring, err := vault.ParseKeyRing(keys.Reveal())
 		if err != nil {
-			return nil, fmt.Errorf("encryption_keys: %w", err)
+			return nil, nil, fmt.Errorf("encryption_keys: %w", err)
 		}
-		return ring, nil
+		return ring, ring, nil
 	}
 	path := a.cfg.keyFilePath()
 	if !create {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no encryption key: set TOKENKEEPER_ENCRYPTION_KEYS, or run `tokenkeeper serve` once to create %s", path)
+			return nil, nil, fmt.Errorf("no encryption key: set TOKENKEEPER_ENCRYPTION_KEYS, or run `tokenkeeper serve` once to create %s", path)
 		}
 	}
-	ring, created, err := vault.LoadOrCreateKeyFile(path)
+	fr, created, err := vault.OpenFileRing(path, create)
 	if err != nil {
-		return nil, fmt.Errorf("key file %s: %w", path, err)
+		return nil, nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	if created {
 		a.log.Warn("CREATED A NEW ENCRYPTION KEY FILE: every token is encrypted with it. Back it up and keep it secret; "+
@@ -148,7 +151,7 @@ func (a *app) openRing(create bool) (*vault.Ring, error) {
 	if mode, err := vault.KeyFileMode(path); err == nil && mode.Perm()&0o077 != 0 {
 		a.log.Warn("the key file is readable by other users; chmod 600 it", "key_file", path, "mode", mode.Perm().String())
 	}
-	return ring, nil
+	return fr, fr.Ring(), nil
 }
 
 // userHasher returns the keyed hash that stands for a user id in logs.

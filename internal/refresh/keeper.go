@@ -177,8 +177,8 @@ func (r *Refresher) Disconnect(ctx context.Context, id string) (*tokenkeeper.Con
 	now := r.clock.Now()
 	var attempts []tokenkeeper.RefreshAttempt
 	if prov, ok := r.catalog.Provider(c.Provider); ok && prov.RevokeURL != "" {
-		access, refreshTok, broken, _ := r.open(c, now)
-		if broken == nil {
+		access, refreshTok, broken, _, err := r.open(c, now)
+		if broken == nil && err == nil {
 			tok, hint := refreshTok, "refresh_token"
 			if tok.IsZero() {
 				tok, hint = access, "access_token"

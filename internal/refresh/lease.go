@@ -38,18 +38,23 @@ func (r *Refresher) lease(ctx context.Context, id string) (*tokenkeeper.Connecti
 
 // open decrypts a connection's tokens. When a ciphertext does not open, it
 // returns the connection marked broken (status error, reason undecryptable)
-// and its events, for the caller to save.
-func (r *Refresher) open(c *tokenkeeper.Connection, now time.Time) (access, refresh tokenkeeper.Secret, broken *tokenkeeper.Connection, events []tokenkeeper.Event) {
-	var err error
+// and its events, for the caller to save. When it names a key this process
+// does not hold (a replica started before a key rotation reached it), the row
+// is not damaged: open returns an error and no broken connection.
+func (r *Refresher) open(c *tokenkeeper.Connection, now time.Time) (access, refresh tokenkeeper.Secret, broken *tokenkeeper.Connection, events []tokenkeeper.Event, err error) {
 	if access, err = r.openField(c.ID, tokenkeeper.FieldAccessToken, c.SealedAccessToken); err == nil {
 		refresh, err = r.openField(c.ID, tokenkeeper.FieldRefreshToken, c.SealedRefreshToken)
+	}
+	if errors.Is(err, tokenkeeper.ErrUnknownKey) {
+		r.log.Error("a stored token is sealed with a key missing from this process's key ring", "connection_id", c.ID, "err", err)
+		return "", "", nil, nil, &tokenkeeper.Error{Code: tokenkeeper.CodeTokenRefreshError, Message: "this replica's key ring lacks the key of the stored tokens", RetryAfter: time.Minute, ConnectionID: c.ID, Err: err}
 	}
 	if err != nil {
 		r.log.Error("stored token cannot be decrypted", "connection_id", c.ID, "provider", c.Provider, "err", err)
 		broken, events = r.policy.Broken(c, "undecryptable", "a stored token cannot be decrypted with the configured keys", now)
-		return "", "", broken, events
+		return "", "", broken, events, nil
 	}
-	return access, refresh, nil, nil
+	return access, refresh, nil, nil, nil
 }
 
 func (r *Refresher) openField(id string, f tokenkeeper.Field, sealed []byte) (tokenkeeper.Secret, error) {

@@ -96,7 +96,12 @@ func (r *Refresher) refreshOnce(ctx context.Context, id string, req request) (re
 		}
 		return result{conn: n}, &tokenkeeper.Error{Code: tokenkeeper.CodeProviderUnknown, Message: "the provider " + c.Provider + " is not configured", ConnectionID: id}
 	}
-	access, refreshTok, n, ev := r.open(c, now)
+	access, refreshTok, n, ev, err := r.open(c, now)
+	if err != nil {
+		// Not this row's fault: look again later, counters untouched.
+		saved, _ = r.save(ctx, r.policy.Defer(c, now.Add(5*time.Minute), now), nil, nil)
+		return result{conn: c}, err
+	}
 	if n != nil {
 		saved, err = r.save(ctx, n, nil, ev)
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/tokenkeeper/tokenkeeper"
 )
 
 // Version is the ciphertext format version that Seal writes.
@@ -19,7 +21,8 @@ const (
 // ciphertext or key material.
 var (
 	// ErrUnknownKey: the ciphertext names a key that is not in the ring.
-	ErrUnknownKey = errors.New("sealed with a key not in the key ring")
+	// It is tokenkeeper.ErrUnknownKey, so callers need not import this package.
+	ErrUnknownKey = tokenkeeper.ErrUnknownKey
 	// ErrCorrupt: the ciphertext is malformed, was altered, or was sealed
 	// with different additional data (another row or field).
 	ErrCorrupt = errors.New("sealed value is corrupt or belongs to other data")
