@@ -2,8 +2,8 @@ package tokenkeeper
 
 import (
 	"crypto/rand"
-	"errors"
 	"encoding/base32"
+	"errors"
 	"strings"
 	"time"
 )
