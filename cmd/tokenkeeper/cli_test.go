@@ -148,3 +148,42 @@ func TestCommands(t *testing.T) {
 	}
 	assertNoPlaintext(t, env.dir, env.logs.String(), g.AccessToken.Reveal(), g.RefreshToken.Reveal(), "only-access")
 }
+
+// TestSweepCommand: one pass, a summary, and exit status 1 only when a
+// refresh failed for a reason other than a transient one.
+func TestSweepCommand(t *testing.T) {
+	t.Parallel()
+	prov := providertest.New(providertest.Options{Rotate: true})
+	t.Cleanup(prov.Close)
+	env := newTestEnv(t, map[string]*tokenkeeper.Provider{"acme": prov.Provider("acme")})
+	good, bad := prov.Grant("read"), prov.Grant("read")
+	in := fmt.Sprintf(`{"user_id":"u1","provider":"acme","access_token":%q,"refresh_token":%q,"expires_in":3600}
+{"user_id":"u2","provider":"acme","access_token":%q,"refresh_token":%q,"expires_in":3600}`,
+		good.AccessToken.Reveal(), good.RefreshToken.Reveal(), bad.AccessToken.Reveal(), bad.RefreshToken.Reveal())
+	if out, err := env.run(in, "connections", "import"); err != nil {
+		t.Fatalf("import: %v %s", err, out)
+	}
+	out, err := env.run("", "sweep", "--expiring-within", "2h", "--dry-run")
+	if err != nil || !strings.Contains(out, "dry run: checked 2, refreshed 0") {
+		t.Fatalf("dry run: %v\n%s", err, out)
+	}
+	if prov.Refreshes() != 0 {
+		t.Fatal("a dry run refreshed")
+	}
+	out, err = env.run("", "sweep")
+	if err != nil || !strings.Contains(out, "checked 0") {
+		t.Fatalf("sweep of due connections (none due): %v\n%s", err, out)
+	}
+	prov.RevokeGrant(bad.RefreshToken.Reveal())
+	out, err = env.run("", "sweep", "--expiring-within", "2h", "--verbose")
+	if code, ok := err.(exitCode); !ok || code != 1 {
+		t.Fatalf("sweep with a revoked grant: err %v, want exit status 1\n%s", err, out)
+	}
+	if !strings.Contains(out, "checked 2, refreshed 1, failed 1 [revoked 1]") {
+		t.Fatalf("summary:\n%s", out)
+	}
+	out, err = env.run("", "sweep", "--expiring-within", "2h", "--json")
+	if err != nil || !strings.Contains(out, `"checked": 1`) {
+		t.Fatalf("second sweep (the revoked one is needs_reauth now and not selected): %v\n%s", err, out)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	cron "github.com/netresearch/go-cron"
@@ -20,6 +21,7 @@ type cronSweeps struct {
 	schedules map[string]cron.Schedule
 	nextRun   map[string]time.Time
 	running   sync.WaitGroup
+	active    atomic.Int32 // sweeps in progress
 }
 
 func newCronSweeps(s *Scheduler) *cronSweeps {
@@ -73,8 +75,11 @@ func (c *cronSweeps) runDue(ctx context.Context, now time.Time) {
 	c.mu.Unlock()
 	for _, name := range due {
 		c.running.Add(1)
+		c.active.Add(1)
 		go func(name string) {
 			defer c.running.Done()
+			defer c.s.signalIfQuiet()
+			defer c.active.Add(-1)
 			c.run(ctx, name, now)
 		}(name)
 	}

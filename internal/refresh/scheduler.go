@@ -187,17 +187,26 @@ func (s *Scheduler) acquireSlots(ctx context.Context) int {
 	return n
 }
 
-// workerDone frees a worker's slot; the last one to finish tells a
-// sleeping loop, which may then report Idle.
+// workerDone frees a worker's slot and tells a sleeping loop when nothing is
+// left in flight.
 func (s *Scheduler) workerDone() {
 	s.releaseSlots(1)
-	if len(s.slots) == 0 {
+	s.signalIfQuiet()
+}
+
+// signalIfQuiet wakes a sleeping loop's Idle report once no refresh and no
+// sweep is in progress.
+func (s *Scheduler) signalIfQuiet() {
+	if s.quiet() {
 		select {
 		case s.drained <- struct{}{}:
 		default:
 		}
 	}
 }
+
+// quiet reports whether no refresh and no cron sweep is in progress.
+func (s *Scheduler) quiet() bool { return len(s.slots) == 0 && s.cron.active.Load() == 0 }
 
 func (s *Scheduler) releaseSlots(n int) {
 	for range n {
@@ -271,7 +280,7 @@ func (s *Scheduler) sleep(ctx context.Context) {
 		// Tests: report Idle once no refresh is in flight; from then on only
 		// the clock ends the sleep, since the test is about to move it.
 		var idle chan<- time.Time
-		if s.o.Idle != nil && !reported && len(s.slots) == 0 {
+		if s.o.Idle != nil && !reported && s.quiet() {
 			idle = s.o.Idle
 		}
 		select {
