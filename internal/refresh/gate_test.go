@@ -16,7 +16,10 @@ func TestGateRateLimitDefers(t *testing.T) {
 	fc := clock.NewFake(simStart)
 	g := NewProviderGate(GateOptions{Clock: fc, Defaults: Limits{Rate: 1, Burst: 2}, MaxWait: time.Nanosecond})
 	calls := 0
-	ok := func(context.Context) tokenkeeper.Outcome { calls++; return tokenkeeper.Outcome{Class: tokenkeeper.ClassSuccess} }
+	ok := func(context.Context) tokenkeeper.Outcome {
+		calls++
+		return tokenkeeper.Outcome{Class: tokenkeeper.ClassSuccess}
+	}
 	for i := range 2 {
 		if _, _, deferred := g.Do(context.Background(), "acme", ok); deferred {
 			t.Fatalf("call %d within the burst was deferred", i)
