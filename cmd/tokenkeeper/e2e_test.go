@@ -165,3 +165,29 @@ func TestAPIRejectsBadRequests(t *testing.T) {
 		t.Fatalf("%d connections stored by bad requests", len(list.Connections))
 	}
 }
+
+// TestRefreshTokenOfAnotherClient: a refresh token issued to one client is
+// imported under a provider configured with another client. The
+// authorization server refuses it; tokenkeeper classifies the answer
+// (needs_reauth) and serves a clear error.
+func TestRefreshTokenOfAnotherClient(t *testing.T) {
+	t.Parallel()
+	as := oidctest.Start(t, oidctest.Options{})
+	env := newTestEnv(t, map[string]*tokenkeeper.Provider{"oidc": as.Provider("oidc", oidctest.StaticPost)})
+	key := env.apiKey("tokens:read,connections:write")
+	base := env.serve()
+	grant := as.Grant(t, oidctest.StaticBasic, oidctest.DefaultRedirectURI, "read")
+	var conn connectionResponse
+	call(t, "POST", base+"/v1/connections", key, map[string]any{
+		"user_id": "u1", "provider": "oidc", "access_token": grant.AccessToken, "refresh_token": grant.RefreshToken, "expires_in": 1,
+	}, &conn)
+	var e errorResponse
+	status := call(t, "GET", base+"/v1/connections/"+conn.ID+"/token?min_validity=1h", key, nil, &e)
+	if status != http.StatusConflict || e.Error.Code != "NEEDS_REAUTH" {
+		t.Fatalf("got %d %+v", status, e)
+	}
+	call(t, "GET", base+"/v1/connections/"+conn.ID, key, nil, &conn)
+	if conn.Status != "needs_reauth" {
+		t.Fatalf("status %s", conn.Status)
+	}
+}
