@@ -16,6 +16,7 @@ import (
 
 	"github.com/tokenkeeper/tokenkeeper"
 	"github.com/tokenkeeper/tokenkeeper/internal/catalog"
+	"github.com/tokenkeeper/tokenkeeper/internal/metrics"
 	"github.com/tokenkeeper/tokenkeeper/internal/oauth"
 	"github.com/tokenkeeper/tokenkeeper/internal/postgres"
 	"github.com/tokenkeeper/tokenkeeper/internal/refresh"
@@ -36,6 +37,8 @@ type app struct {
 	ring   *vault.Ring
 	keeper *refresh.Refresher
 	gate   *refresh.ProviderGate
+	// metrics, when serve set it, counts refresh attempts (web.go).
+	metrics *metrics.Metrics
 }
 
 // store is a tokenkeeper.Store that can also migrate its schema.
@@ -113,7 +116,7 @@ func (a *app) openKeeper(createKey bool) error {
 	a.keeper, err = refresh.New(refresh.Options{
 		Store: a.store, Sealer: sealer, Catalog: a.catalog, Client: client, Gate: a.gate,
 		Policy: &policy, Logger: a.log, LeaseTTL: a.cfg.LeaseTTL,
-		UserHash: userHasher(ring),
+		UserHash: userHasher(ring), OnAttempt: a.observeAttempt,
 	})
 	return err
 }

@@ -53,6 +53,41 @@ type Config struct {
 	BatchSize    int           `koanf:"batch_size"`
 	PollInterval time.Duration `koanf:"poll_interval"`
 	Scheduler    bool          `koanf:"scheduler"`
+
+	APIRateLimit   float64 `koanf:"api_rate_limit"`
+	APIBurst       int     `koanf:"api_burst"`
+	APIIPRateLimit float64 `koanf:"api_ip_rate_limit"`
+	APIIPBurst     int     `koanf:"api_ip_burst"`
+	MaxInFlight    int     `koanf:"max_inflight"`
+
+	// Notifications (notify.go, docs/config.md "Notifications").
+	Notify             bool          `koanf:"notify"`
+	WebhookURL         string        `koanf:"webhook_url"`
+	WebhookSecret      string        `koanf:"webhook_secret"`
+	WebhookTimeout     time.Duration `koanf:"webhook_timeout"`
+	SMTPURL            string        `koanf:"smtp_url"`
+	MailFrom           string        `koanf:"mail_from"`
+	SlackWebhookURL    string        `koanf:"slack_webhook_url"`
+	DiscordWebhookURL  string        `koanf:"discord_webhook_url"`
+	ReconnectURL       string        `koanf:"reconnect_url"`
+	NotifyTemplates    string        `koanf:"notify_templates"`
+	NotifyEmailEvents  string        `koanf:"notify_email_events"`
+	NotifyWorkers      int           `koanf:"notify_workers"`
+	NotifyPollInterval time.Duration `koanf:"notify_poll_interval"`
+	NotifyBackoffBase  time.Duration `koanf:"notify_backoff_base"`
+	NotifyBackoffMax   time.Duration `koanf:"notify_backoff_max"`
+	NotifyMaxAge       time.Duration `koanf:"notify_max_age"`
+	NotifyDigestHour   int           `koanf:"notify_digest_hour"`
+
+	// Connect flow (connect.go, docs/config.md "Connect flow").
+	ReturnURLs       string        `koanf:"return_urls"`
+	ConnectStateTTL  time.Duration `koanf:"connect_state_ttl"`
+	ReconnectLinkTTL time.Duration `koanf:"reconnect_link_ttl"`
+
+	// Metrics and the admin page (web.go, docs/config.md "Metrics and the admin page").
+	Metrics         bool          `koanf:"metrics"`
+	Admin           bool          `koanf:"admin"`
+	AdminSessionTTL time.Duration `koanf:"admin_session_ttl"`
 }
 
 func defaultConfig() Config {
@@ -80,6 +115,25 @@ func defaultConfig() Config {
 		BatchSize:            100,
 		PollInterval:         5 * time.Second,
 		Scheduler:            true,
+		APIRateLimit:         200,
+		APIBurst:             400,
+		APIIPRateLimit:       10,
+		APIIPBurst:           50,
+		MaxInFlight:          512,
+		Notify:               true,
+		WebhookTimeout:       10 * time.Second,
+		NotifyEmailEvents:    "connection.needs_reauth",
+		NotifyWorkers:        4,
+		NotifyPollInterval:   2 * time.Second,
+		NotifyBackoffBase:    10 * time.Second,
+		NotifyBackoffMax:     time.Hour,
+		NotifyMaxAge:         24 * time.Hour,
+		NotifyDigestHour:     8,
+		ConnectStateTTL:      10 * time.Minute,
+		ReconnectLinkTTL:     7 * 24 * time.Hour,
+		Metrics:              true,
+		Admin:                true,
+		AdminSessionTTL:      12 * time.Hour,
 	}
 }
 
@@ -151,8 +205,18 @@ func (c Config) validate() error {
 		return fmt.Errorf("the notification thresholds must be at least 1")
 	case c.Workers < 1 || c.BatchSize < 1:
 		return fmt.Errorf("workers and batch_size must be at least 1")
+	case c.APIRateLimit < 0 || c.APIIPRateLimit < 0 || c.MaxInFlight < 0:
+		return fmt.Errorf("api_rate_limit, api_ip_rate_limit and max_inflight must not be negative (0 turns a limit off)")
+	case c.APIRateLimit > 0 && c.APIBurst < 1, c.APIIPRateLimit > 0 && c.APIIPBurst < 1:
+		return fmt.Errorf("api_burst and api_ip_burst must be at least 1 while their rate limit is on")
 	}
-	return nil
+	if err := c.validateConnect(); err != nil {
+		return err
+	}
+	if c.AdminSessionTTL <= 0 {
+		return fmt.Errorf("admin_session_ttl must be positive")
+	}
+	return c.validateNotify()
 }
 
 // policy returns the refresh policy the settings describe.

@@ -25,10 +25,16 @@ func connectionsList(e *env) *cobra.Command {
 	var f tokenkeeper.ConnectionFilter
 	var status string
 	var expiring time.Duration
+	var overview bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List connections with their status, counters and expiry",
-		Args:  cobra.NoArgs,
+		Long: `List connections with their status, counters and expiry, filtered by user,
+provider, status and expiry. With --overview it first prints one line per
+provider (connections by status, expiring within 1 h and 24 h, refresh
+attempts and success rate over 24 h), then the list only when a filter
+other than --provider is given.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if status != "" {
 				st, err := tokenkeeper.ParseStatus(status)
@@ -46,6 +52,15 @@ func connectionsList(e *env) *cobra.Command {
 				return err
 			}
 			defer a.Close()
+			if overview {
+				if err := printOverview(cmd.Context(), e.stdout, a.store, f.Provider, now); err != nil {
+					return err
+				}
+				if f.Status == "" && f.ExpiringBefore.IsZero() && f.UserID == "" {
+					return nil
+				}
+				fmt.Fprintln(e.stdout)
+			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tPROVIDER\tUSER\tACCOUNT\tSTATUS\tFAILURES\tTRANSIENT\tEXPIRES\tNEXT REFRESH\tLAST ERROR")
 			total := 0
@@ -79,6 +94,7 @@ func connectionsList(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&f.Provider, "provider", "", "only this provider")
 	cmd.Flags().StringVar(&status, "status", "", "only this status: connected, needs_reauth, error, expired, disconnected")
 	cmd.Flags().DurationVar(&expiring, "expiring-within", 0, "only access tokens expiring within this duration (1h)")
+	cmd.Flags().BoolVar(&overview, "overview", false, "print the per-provider overview first (the list follows only with --status, --expiring-within or --user)")
 	return cmd
 }
 

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -50,23 +48,42 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
 	}
-	handler := httpapi.NewServer(httpapi.Config{
-		Keeper:       a.keeper,
-		Store:        a.store,
-		Catalog:      a.catalog,
-		Logger:       a.log,
-		MaxBodyBytes: a.cfg.MaxBodyBytes,
-		Ready:        a.ready,
-		Version:      version,
-	})
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      2 * a.cfg.RequestTimeout,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+	cf, err := a.openConnect(ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("set up the connect flow: %w", err)
 	}
+	if a.metrics, err = a.newMetrics(); err != nil {
+		ln.Close()
+		return fmt.Errorf("set up the metrics: %w", err)
+	}
+	api := httpapi.NewServer(httpapi.Config{
+		Connect:       cf.handler,
+		ReconnectURL:  cf.reconnectURL,
+		Keeper:        a.keeper,
+		Store:         a.store,
+		Catalog:       a.catalog,
+		Logger:        a.log,
+		MaxBodyBytes:  a.cfg.MaxBodyBytes,
+		Ready:         a.ready,
+		Version:       version,
+		Sweeper:       a.keeper,
+		SweepWorkers:  a.cfg.Workers,
+		RateLimit:     a.cfg.APIRateLimit,
+		Burst:         a.cfg.APIBurst,
+		AddrRateLimit: a.cfg.APIIPRateLimit,
+		AddrBurst:     a.cfg.APIIPBurst,
+		MaxInFlight:   a.cfg.MaxInFlight,
+		Sealer:        a.ring,
+		OnResponse:    a.metrics.ObserveResponse,
+	})
+	// GET /metrics and the admin page under /admin/ (web.go).
+	handler, err := a.withObservability(api, cf.links.Reconnect)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("set up the admin page: %w", err)
+	}
+	srv := httpapi.NewHTTPServer(handler, 2*a.cfg.RequestTimeout)
 	addr := "http://" + ln.Addr().String()
 	fmt.Fprintf(a.env.stdout, "tokenkeeper listening on %s\n", addr)
 	a.log.Info("tokenkeeper listening", "addr", addr, "database", a.cfg.databaseKind(), "providers", len(a.catalog.Providers()))
@@ -82,6 +99,17 @@ func (a *app) serve(ctx context.Context) error {
 			return fmt.Errorf("start the scheduler: %w", err)
 		}
 	}
+	// The connect worker retries revocations that failed at disconnect.
+	if err := cf.worker.Start(ctx); err != nil {
+		return fmt.Errorf("start the connect worker: %w", err)
+	}
+	defer cf.worker.Stop()
+	// The notifier: reconnect links are the connect flow's signed links,
+	// unless reconnect_url names the application's own page.
+	stopNotifier, err := a.startNotifier(ctx, cf.notifierLinks(a.cfg))
+	if err != nil {
+		return fmt.Errorf("start the notifier: %w", err)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -96,6 +124,7 @@ func (a *app) serve(ctx context.Context) error {
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shut down the HTTP server: %w", err)
 	}
+	stopNotifier()
 	if sched != nil {
 		sched.Stop()
 	}

@@ -20,6 +20,12 @@ var v1Routes = []struct{ method, target string }{
 	{"POST", "/v1/connections/conn_x/refresh"},
 	{"GET", "/v1/connections/conn_x/token"},
 	{"GET", "/v1/users/u1/providers/acme/token"},
+	{"POST", "/v1/sweeps"},
+	{"GET", "/v1/users/u1/notifications"},
+	{"POST", "/v1/notifications/ntf_x/read"},
+	{"PUT", "/v1/users/u1/preferences"},
+	{"GET", "/v1/deliveries"},
+	{"POST", "/v1/deliveries/dlv_x/retry"},
 }
 
 // TestUnauthorized: every /v1 route refuses a request without a valid key,
@@ -89,6 +95,12 @@ func TestScopes(t *testing.T) {
 		"POST /v1/connections/conn_x/refresh":   {"admin", "writer"},
 		"GET /v1/connections/conn_x/token":      {"admin", "reader"},
 		"GET /v1/users/u1/providers/acme/token": {"admin", "reader"},
+		"POST /v1/sweeps":                       {"admin"},
+		"GET /v1/users/u1/notifications":        {"admin", "writer", "reader"},
+		"POST /v1/notifications/ntf_x/read":     {"admin", "writer"},
+		"PUT /v1/users/u1/preferences":          {"admin", "writer"},
+		"GET /v1/deliveries":                    {"admin"},
+		"POST /v1/deliveries/dlv_x/retry":       {"admin"},
 	}
 	keys := map[string]string{"admin": e.admin, "reader": e.reader, "writer": e.writer}
 	for _, rt := range v1Routes {

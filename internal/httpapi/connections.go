@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/mail"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper"
@@ -50,7 +52,11 @@ func (s *Server) handleLink(w http.ResponseWriter, r *http.Request) error {
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
-		w.Header().Set("Location", "/v1/connections/"+c.ID)
+		// The id is the keeper's, never the caller's; still, nothing that
+		// is not an id reaches a header.
+		if tokenkeeper.ValidID(c.ID) {
+			w.Header().Set("Location", "/v1/connections/"+url.PathEscape(c.ID))
+		}
 	}
 	s.writeJSON(w, status, viewConnection(c))
 	return nil
@@ -83,6 +89,9 @@ func (s *Server) linkRequest(b *linkBody) (tokenkeeper.LinkRequest, error) {
 	for _, sc := range b.Scopes {
 		if sc == "" {
 			return req, invalid("scopes must not hold an empty string")
+		}
+		if len(sc) > maxScopeLen || strings.ContainsFunc(sc, isControl) {
+			return req, invalid("scopes must be at most %d bytes without control characters", maxScopeLen)
 		}
 	}
 	if b.UserEmail != "" {

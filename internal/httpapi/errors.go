@@ -104,6 +104,13 @@ func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, err erro
 		}
 		d.RetryAfter = retrySeconds(after)
 		w.Header().Set("Retry-After", strconv.FormatInt(d.RetryAfter, 10))
+	case tokenkeeper.CodeUnavailable:
+		// Only a refusal that knows when to come back (the in-flight limit)
+		// says so; readiness failures do not.
+		if te != nil && te.RetryAfter > 0 {
+			d.RetryAfter = retrySeconds(te.RetryAfter)
+			w.Header().Set("Retry-After", strconv.FormatInt(d.RetryAfter, 10))
+		}
 	case tokenkeeper.CodeNeedsReauth:
 		d.ReconnectURL = s.reconnectURL(r.Context(), opt.conn, d.ConnectionID)
 	case tokenkeeper.CodeUnauthorized:

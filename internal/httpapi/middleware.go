@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ type requestInfo struct {
 	keyID string
 	code  tokenkeeper.Code
 	cause error
+	shed  bool // refused by the in-flight limit: logged at debug only
 }
 
 type infoKey struct{}
@@ -83,7 +85,11 @@ func (s *Server) observe(next http.Handler) http.Handler {
 					info.cause = err
 				}
 			}
-			s.logRequest(r, sw.status, s.cfg.Now().Sub(start), info)
+			d := s.cfg.Now().Sub(start)
+			s.logRequest(r, sw.status, d, info)
+			if s.cfg.OnResponse != nil {
+				s.cfg.OnResponse(r.Pattern, cmp.Or(sw.status, http.StatusOK), d)
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
@@ -94,7 +100,7 @@ func (s *Server) logRequest(r *http.Request, status int, d time.Duration, info *
 		status = http.StatusOK
 	}
 	level := slog.LevelDebug
-	if status >= http.StatusInternalServerError {
+	if status >= http.StatusInternalServerError && !info.shed {
 		level = slog.LevelInfo
 	}
 	ctx := r.Context()
@@ -134,15 +140,25 @@ func (s *Server) public(h handlerFunc) http.Handler {
 
 // authed adapts a handler of a route that needs an API key carrying one of
 // scopes (admin carries every scope): 401 UNAUTHORIZED without a valid key,
-// 403 FORBIDDEN without the scope.
+// 403 FORBIDDEN without the scope, 429 RATE_LIMITED past the key's rate or
+// past the client address's allowance of requests without a valid key.
 func (s *Server) authed(h handlerFunc, scopes ...tokenkeeper.Scope) http.Handler {
 	return s.public(func(w http.ResponseWriter, r *http.Request) error {
+		presented, _ := bearerKey(r)
+		settle, err := s.admitUnauthenticated(r, presented)
+		if err != nil {
+			return err
+		}
 		k, err := s.authenticate(r)
+		settle(tokenkeeper.ErrorCode(err) == tokenkeeper.CodeUnauthorized)
 		if err != nil {
 			return err
 		}
 		if info := infoFrom(r.Context()); info != nil {
 			info.keyID = k.ID
+		}
+		if err := s.authSucceeded(presented, k); err != nil {
+			return err
 		}
 		if !allows(k, scopes) {
 			return tokenkeeper.Errorf(tokenkeeper.CodeForbidden, "this API key lacks the scope %s", scopeList(scopes))
@@ -154,15 +170,14 @@ func (s *Server) authed(h handlerFunc, scopes ...tokenkeeper.Scope) http.Handler
 
 // authenticate checks the request's bearer key.
 func (s *Server) authenticate(r *http.Request) (*tokenkeeper.APIKey, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
+	if r.Header.Get("Authorization") == "" {
 		return nil, tokenkeeper.Errorf(tokenkeeper.CodeUnauthorized, "missing API key: send Authorization: Bearer <key>")
 	}
-	scheme, key, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	key, ok := bearerKey(r)
+	if !ok {
 		return nil, tokenkeeper.Errorf(tokenkeeper.CodeUnauthorized, "the Authorization header must be Bearer <key>")
 	}
-	k, err := apikey.Authenticate(r.Context(), s.cfg.Store, strings.TrimSpace(key))
+	k, err := apikey.Authenticate(r.Context(), s.cfg.Store, key)
 	if err != nil {
 		if tokenkeeper.ErrorCode(err) == tokenkeeper.CodeUnauthorized {
 			return nil, err

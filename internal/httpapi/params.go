@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tokenkeeper/tokenkeeper"
 )
@@ -19,6 +20,9 @@ const maxListLimit = 1000
 
 // maxCursorLen bounds a list cursor.
 const maxCursorLen = 512
+
+// maxScopeLen bounds one scope of a link body.
+const maxScopeLen = 512
 
 // parseDuration parses a duration parameter: a Go duration ("90s", "1h30m")
 // or a whole number of seconds ("300"). Negative, unparsable and absurdly
@@ -98,7 +102,7 @@ func listFilter(q url.Values, now time.Time) (tokenkeeper.ConnectionFilter, erro
 	}
 	if q.Has("cursor") {
 		f.After = q.Get("cursor")
-		if f.After == "" || len(f.After) > maxCursorLen || strings.ContainsFunc(f.After, isControl) {
+		if f.After == "" || len(f.After) > maxCursorLen || !utf8.ValidString(f.After) || strings.ContainsFunc(f.After, isControl) {
 			return f, invalid("cursor is not a cursor this API returned")
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper"
@@ -18,6 +19,10 @@ import (
 
 // DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is 0.
 const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultSweepWorkers is the refreshes in flight in one sweep when
+// Config.SweepWorkers is 0.
+const DefaultSweepWorkers = 8
 
 // touchInterval is how often at most the last use of one API key is recorded.
 const touchInterval = time.Minute
@@ -44,6 +49,56 @@ type Config struct {
 	// ReconnectURL, when set, returns where the user of a connection
 	// reconnects; NEEDS_REAUTH errors carry it as reconnect_url.
 	ReconnectURL func(c *tokenkeeper.Connection) string
+	// Sweeper runs POST /v1/sweeps; nil answers that route 503 UNAVAILABLE.
+	Sweeper tokenkeeper.Sweeper
+	// SweepWorkers is the most refreshes in flight in one sweep; 0 means
+	// DefaultSweepWorkers.
+	SweepWorkers int
+
+	// RateLimit is the requests per second each API key may send; a key over
+	// it gets 429 RATE_LIMITED with Retry-After. 0 means no limit.
+	RateLimit float64
+	// Burst is how many requests a key may send at once above RateLimit's
+	// pace (the token bucket's size); at least 1.
+	Burst int
+	// AddrRateLimit is the requests per second one client address (an IPv4
+	// address, an IPv6 /64) may send without a valid API key; past it, and
+	// before any key is checked, requests get 429 RATE_LIMITED, except those
+	// whose key authenticated recently. 0 means no limit.
+	AddrRateLimit float64
+	// AddrBurst is the bucket size of AddrRateLimit; at least 1.
+	AddrBurst int
+	// MaxInFlight is the most requests served at once; one more is answered
+	// 503 UNAVAILABLE with Retry-After at once, never queued. GET /healthz is
+	// exempt. 0 means no limit.
+	MaxInFlight int
+
+	// OnResponse, when set, is called once per request after it is served,
+	// with the route pattern ("" when no route matched), the status and the
+	// duration (metrics). It must not block.
+	OnResponse func(route string, status int, d time.Duration)
+
+	// Connect serves the connect flow's routes; nil leaves them out.
+	Connect Connector
+
+	// Notifications serves the notification routes; nil means Store when it
+	// implements tokenkeeper.NotificationStore (else they answer 503).
+	Notifications tokenkeeper.NotificationStore
+	// Sealer seals the e-mail addresses of PUT /v1/users/{user_id}/preferences;
+	// nil refuses addresses with 503.
+	Sealer tokenkeeper.Sealer
+}
+
+// Connector serves the connect flow (internal/connect implements it).
+type Connector interface {
+	// Start answers GET /v1/connect/{provider} from an application whose API
+	// key has the connections:write scope; a returned error is answered in
+	// the JSON error shape.
+	Start(w http.ResponseWriter, r *http.Request) error
+	// Reconnect answers GET /v1/connect/{provider}?link=… from a browser.
+	Reconnect(w http.ResponseWriter, r *http.Request)
+	// Callback answers GET /v1/oauth/callback from a browser.
+	Callback(w http.ResponseWriter, r *http.Request)
 }
 
 // Server is the HTTP API. It is safe for concurrent use.
@@ -52,8 +107,14 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 
-	mu      sync.Mutex
-	touched map[string]time.Time // API key id → last TouchAPIKey
+	keyLimits  *keyedLimiter // per API key id; nil: no limit
+	addrLimits *keyedLimiter // per client address, requests without a valid key; nil: no limit
+	known      knownKeys     // hashes of keys that authenticated recently
+	inFlight   atomic.Int64
+
+	mu         sync.Mutex
+	touched    map[string]time.Time // API key id → last TouchAPIKey
+	shedLogged time.Time            // last "shedding load" warning
 }
 
 // New returns the HTTP API for cfg, with defaults filled in. It panics when
@@ -72,12 +133,17 @@ func New(cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.SweepWorkers <= 0 {
+		cfg.SweepWorkers = DefaultSweepWorkers
+	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), touched: make(map[string]time.Time)}
 	if s.cfg.Ready == nil {
 		s.cfg.Ready = s.storeReady
 	}
+	s.keyLimits = newKeyedLimiter(cfg.RateLimit, cfg.Burst, maxLimiterEntries)
+	s.addrLimits = newKeyedLimiter(cfg.AddrRateLimit, cfg.AddrBurst, maxLimiterEntries)
 	s.routes(s.mux)
-	s.handler = s.observe(http.HandlerFunc(s.dispatch))
+	s.handler = s.observe(s.limitInFlight(http.HandlerFunc(s.dispatch)))
 	return s
 }
 

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -38,12 +39,15 @@ type ProviderGate struct {
 
 	mu        sync.Mutex
 	providers map[string]*providerGate
+
+	onChange atomic.Pointer[func(provider string, open bool)]
 }
 
 type providerGate struct {
 	limiter *rate.Limiter
 	sem     chan struct{}
 	breaker *breaker
+	outage  atomic.Bool // OnBreakerChange was told the breaker opened
 }
 
 // GateOptions configure a ProviderGate.
@@ -56,6 +60,10 @@ type GateOptions struct {
 	// MaxWait: a call that would wait longer for the rate limit is deferred (1 s).
 	MaxWait time.Duration
 	Rand    func() float64
+	// OnBreakerChange, when set, is called when a provider's breaker opens
+	// (open=true) and when it closes again after a successful probe
+	// (open=false): once per change, not for a probe that fails and reopens it.
+	OnBreakerChange func(provider string, open bool)
 }
 
 // NewProviderGate returns a gate with the given options.
@@ -69,7 +77,34 @@ func NewProviderGate(o GateOptions) *ProviderGate {
 	if o.Rand == nil {
 		o.Rand = rand.Float64
 	}
-	return &ProviderGate{clock: o.Clock, catalog: o.Catalog, defaults: o.Defaults, breakers: o.Breaker, maxWait: o.MaxWait, rand: o.Rand, providers: map[string]*providerGate{}}
+	g := &ProviderGate{clock: o.Clock, catalog: o.Catalog, defaults: o.Defaults, breakers: o.Breaker, maxWait: o.MaxWait, rand: o.Rand, providers: map[string]*providerGate{}}
+	g.SetOnBreakerChange(o.OnBreakerChange)
+	return g
+}
+
+// SetOnBreakerChange replaces the OnBreakerChange hook (nil removes it); it
+// may be called while the gate is in use.
+func (g *ProviderGate) SetOnBreakerChange(f func(provider string, open bool)) {
+	if f == nil {
+		g.onChange.Store(nil)
+		return
+	}
+	g.onChange.Store(&f)
+}
+
+// breakerChanged calls the OnBreakerChange hook when pg's breaker has opened
+// or closed since the hook was last told.
+func (g *ProviderGate) breakerChanged(name string, pg *providerGate, now time.Time) {
+	f := g.onChange.Load()
+	if f == nil {
+		return
+	}
+	switch st, _ := pg.breaker.current(now); {
+	case st == breakerOpen && pg.outage.CompareAndSwap(false, true):
+		(*f)(name, true)
+	case st == breakerClosed && pg.outage.CompareAndSwap(true, false):
+		(*f)(name, false)
+	}
 }
 
 func (g *ProviderGate) get(name string) *providerGate {
@@ -142,6 +177,7 @@ func (g *ProviderGate) Do(ctx context.Context, provider string, call func(contex
 	done := g.clock.Now()
 	failed := o.Class == tokenkeeper.ClassTransient
 	pg.breaker.record(done, failed)
+	g.breakerChanged(provider, pg, done)
 	if probe && failed {
 		// The probe confirmed the outage: the connection it used is deferred
 		// like the others, its counters untouched.

@@ -158,8 +158,10 @@ func (r *Refresher) view(c *tokenkeeper.Connection, t *tokenkeeper.Token) *token
 
 // Disconnect revokes the connection's tokens at the provider where it can
 // (RFC 7009), erases them and marks the connection disconnected. A failed
-// revocation is recorded in the history; the connection is disconnected
-// locally all the same.
+// revocation is recorded in the history; a transient one is also queued,
+// in the same write, for the retry worker (internal/connect) when the store
+// is a tokenkeeper.ConnectStore. The connection is disconnected locally all
+// the same.
 func (r *Refresher) Disconnect(ctx context.Context, id string) (*tokenkeeper.Connection, error) {
 	c, err := r.lease(ctx, id)
 	if err != nil {
@@ -176,6 +178,7 @@ func (r *Refresher) Disconnect(ctx context.Context, id string) (*tokenkeeper.Con
 	}
 	now := r.clock.Now()
 	var attempts []tokenkeeper.RefreshAttempt
+	var owed *tokenkeeper.PendingRevocation // a transient failure is retried later (see revoke.go)
 	if prov, ok := r.catalog.Provider(c.Provider); ok && prov.RevokeURL != "" {
 		access, refreshTok, broken, _, err := r.open(c, now)
 		if broken == nil && err == nil {
@@ -192,10 +195,13 @@ func (r *Refresher) Disconnect(ctx context.Context, id string) (*tokenkeeper.Con
 			if o.Class != tokenkeeper.ClassSuccess {
 				r.log.Warn("revocation at the provider failed", "connection_id", id, "provider", c.Provider, "class", o.Class, "code", o.Code)
 			}
+			if o.Class == tokenkeeper.ClassTransient {
+				owed = r.owedRevocation(c, tok, hint, o, now)
+			}
 		}
 	}
 	n, events := r.policy.Disconnect(c, r.clock.Now())
-	if saved, err = r.save(ctx, n, attempts, events); err != nil {
+	if saved, err = r.saveDisconnect(ctx, n, attempts, events, owed); err != nil {
 		return nil, err
 	}
 	return n, nil

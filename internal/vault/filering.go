@@ -20,7 +20,7 @@ type FileRing struct {
 
 	mu      sync.RWMutex
 	ring    *Ring
-	modTime time.Time
+	file    os.FileInfo // the file as last loaded
 	checked time.Time
 }
 
@@ -38,7 +38,7 @@ func OpenFileRing(path string, create bool) (fr *FileRing, created bool, err err
 	}
 	fr = &FileRing{path: path, recheck: 2 * time.Second, ring: ring, checked: time.Now()}
 	if fi, err := os.Stat(path); err == nil {
-		fr.modTime = fi.ModTime()
+		fr.file = fi
 	}
 	return fr, created, nil
 }
@@ -71,22 +71,23 @@ func (f *FileRing) Open(ciphertext, additionalData []byte) ([]byte, error) {
 	return p, err
 }
 
-// reloadIfChanged rereads the file when its modification time changed and
-// reports whether a new ring was loaded. A file that no longer parses keeps
+// reloadIfChanged rereads the file when it changed (another file renamed
+// into place, or a different size or modification time) and reports whether
+// a new ring was loaded. A file that no longer parses keeps
 // the ring in memory (and is reported by the next `keys` command).
 func (f *FileRing) reloadIfChanged() bool {
 	fi, err := os.Stat(f.path)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.checked = time.Now()
-	if err != nil || fi.ModTime().Equal(f.modTime) {
+	if err != nil || (f.file != nil && os.SameFile(f.file, fi) && fi.ModTime().Equal(f.file.ModTime()) && fi.Size() == f.file.Size()) {
 		return false
 	}
 	ring, err := loadKeyFile(f.path)
 	if err != nil {
 		return false
 	}
-	f.ring, f.modTime = ring, fi.ModTime()
+	f.ring, f.file = ring, fi
 	return true
 }
 

@@ -1,0 +1,188 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tokenkeeper/tokenkeeper"
+)
+
+// revocationColumns lists the pending_revocations columns in the order of
+// scanRevocation.
+const revocationColumns = `id, connection_id, provider, token_type_hint, token, attempts, last_code,
+	created_at, next_attempt_at, lease_owner, lease_until`
+
+// SaveConnectionRevoking is SaveConnection that also inserts r, in the same
+// transaction: the connection's update (conditional on its version and, with
+// w.LeaseOwner, its lease), w.Attempts, w.Events and r are written together
+// or not at all.
+func (s *Store) SaveConnectionRevoking(ctx context.Context, w tokenkeeper.Write, r *tokenkeeper.PendingRevocation) error {
+	c := w.Connection
+	vals, err := saveValues(c)
+	if err != nil {
+		return fmt.Errorf("save connection %s: %w", c.ID, err)
+	}
+	q := `UPDATE connections SET ` + saveColumns + `, version = version + 1`
+	if w.LeaseOwner != "" {
+		q += `, lease_owner = NULL, lease_until = NULL`
+	}
+	q += ` WHERE id = ? AND version = ?`
+	vals = append(vals, c.ID, c.Version)
+	if w.LeaseOwner != "" {
+		q += ` AND lease_owner = ?`
+		vals = append(vals, w.LeaseOwner)
+	}
+	attempts := make([]tokenkeeper.RefreshAttempt, len(w.Attempts))
+	for i, a := range w.Attempts {
+		if a.ConnectionID == "" {
+			a.ConnectionID = c.ID
+		}
+		attempts[i] = a
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, q, vals...)
+		if err != nil {
+			return mapErr(err)
+		}
+		if err := oneRow(res, tokenkeeper.ErrVersionConflict); err != nil {
+			return err
+		}
+		if err := insertAttempts(ctx, tx, attempts); err != nil {
+			return err
+		}
+		if err := insertEvents(ctx, tx, w.Events); err != nil {
+			return err
+		}
+		return insertRevocation(ctx, tx, r)
+	})
+	if err != nil {
+		return fmt.Errorf("save connection %s: %w", c.ID, err)
+	}
+	c.Version++
+	if w.LeaseOwner != "" {
+		c.LeaseOwner, c.LeaseUntil = "", time.Time{}
+	}
+	return nil
+}
+
+// EnqueueRevocation stores r.
+func (s *Store) EnqueueRevocation(ctx context.Context, r *tokenkeeper.PendingRevocation) error {
+	err := s.write(ctx, func(tx *sql.Tx) error { return insertRevocation(ctx, tx, r) })
+	if err != nil {
+		return fmt.Errorf("enqueue revocation: %w", err)
+	}
+	return nil
+}
+
+func insertRevocation(ctx context.Context, tx *sql.Tx, r *tokenkeeper.PendingRevocation) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO pending_revocations (`+revocationColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.ConnectionID, r.Provider, r.TokenTypeHint, r.SealedToken, r.Attempts, r.LastCode,
+		r.CreatedAt.UnixMilli(), r.NextAttemptAt.UnixMilli(), nullString(r.LeaseOwner), millis(r.LeaseUntil))
+	if err != nil {
+		return fmt.Errorf("insert revocation %s: %w", r.ID, mapErr(err))
+	}
+	return nil
+}
+
+// ClaimRevocations leases up to limit due revocations with a free or expired
+// lease to owner until `until`, in one UPDATE, and returns them ordered by
+// NextAttemptAt, then id.
+func (s *Store) ClaimRevocations(ctx context.Context, owner string, now, until time.Time, limit int) ([]*tokenkeeper.PendingRevocation, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []*tokenkeeper.PendingRevocation
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE pending_revocations SET lease_owner = ?, lease_until = ?
+			WHERE id IN (SELECT id FROM pending_revocations
+				WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+				ORDER BY next_attempt_at LIMIT ?)
+			RETURNING `+revocationColumns, owner, until.UnixMilli(), now.UnixMilli(), now.UnixMilli(), limit)
+		if err != nil {
+			return mapErr(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanRevocation(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return mapErr(rows.Err())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim revocations: %w", err)
+	}
+	slices.SortFunc(out, func(a, b *tokenkeeper.PendingRevocation) int {
+		return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), strings.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// RetryRevocation records a failed attempt and releases owner's lease.
+func (s *Store) RetryRevocation(ctx context.Context, r *tokenkeeper.PendingRevocation, owner string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE pending_revocations
+			SET attempts = ?, last_code = ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL
+			WHERE id = ? AND lease_owner = ?`, r.Attempts, r.LastCode, r.NextAttemptAt.UnixMilli(), r.ID, owner)
+		if err != nil {
+			return mapErr(err)
+		}
+		return oneRow(res, tokenkeeper.ErrVersionConflict)
+	})
+	if err != nil {
+		return fmt.Errorf("retry revocation %s: %w", r.ID, err)
+	}
+	r.LeaseOwner, r.LeaseUntil = "", time.Time{}
+	return nil
+}
+
+// DeleteRevocation erases a revocation leased by owner.
+func (s *Store) DeleteRevocation(ctx context.Context, id, owner string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM pending_revocations WHERE id = ? AND lease_owner = ?`, id, owner)
+		if err != nil {
+			return mapErr(err)
+		}
+		return oneRow(res, tokenkeeper.ErrVersionConflict)
+	})
+	if err != nil {
+		return fmt.Errorf("delete revocation %s: %w", id, err)
+	}
+	return nil
+}
+
+// CountRevocations returns the number of pending revocations.
+func (s *Store) CountRevocations(ctx context.Context) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM pending_revocations`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count revocations: %w", mapErr(err))
+	}
+	return n, nil
+}
+
+// scanRevocation reads one row selected with revocationColumns.
+func scanRevocation(sc scanner) (*tokenkeeper.PendingRevocation, error) {
+	var (
+		r             tokenkeeper.PendingRevocation
+		created, next int64
+		owner         sql.NullString
+		until         sql.NullInt64
+	)
+	err := sc.Scan(&r.ID, &r.ConnectionID, &r.Provider, &r.TokenTypeHint, &r.SealedToken, &r.Attempts, &r.LastCode,
+		&created, &next, &owner, &until)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	r.CreatedAt = time.UnixMilli(created).UTC()
+	r.NextAttemptAt = time.UnixMilli(next).UTC()
+	r.LeaseOwner, r.LeaseUntil = owner.String, fromMillis(until)
+	return &r, nil
+}
