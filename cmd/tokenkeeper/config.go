@@ -199,8 +199,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("log_format must be text or json, not %q", c.LogFormat)
 	case c.MaxBodyBytes <= 0 || c.MaxResponse <= 0:
 		return fmt.Errorf("max_body_bytes and max_response_bytes must be positive")
-	case c.LeaseTTL < 2*c.RequestTimeout:
-		return fmt.Errorf("lease_ttl (%s) must be at least twice request_timeout (%s): a refresh must finish inside its lease", c.LeaseTTL, c.RequestTimeout)
+	case c.LeaseTTL < 2*c.RequestTimeout+5*time.Second:
+		return fmt.Errorf("lease_ttl (%s) must be at least twice request_timeout (%s) plus 5s: a refresh (two attempts and its writes) must finish inside its lease", c.LeaseTTL, c.RequestTimeout)
 	case c.WarnAfterPermanent < 1 || c.ReauthAfterPermanent < 1 || c.NoticeAfterTransient < 1:
 		return fmt.Errorf("the notification thresholds must be at least 1")
 	case c.Workers < 1 || c.BatchSize < 1:

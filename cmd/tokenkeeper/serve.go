@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -83,7 +84,10 @@ func (a *app) serve(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("set up the admin page: %w", err)
 	}
-	srv := httpapi.NewHTTPServer(handler, 2*a.cfg.RequestTimeout)
+	// A token read may wait for another replica's refresh (up to the
+	// refresher's 30 s lease wait) and then refresh itself (two attempts):
+	// the write deadline leaves room for both, so no read is cut off unanswered.
+	srv := httpapi.NewHTTPServer(handler, 30*time.Second+2*a.cfg.RequestTimeout+10*time.Second)
 	addr := "http://" + ln.Addr().String()
 	fmt.Fprintf(a.env.stdout, "tokenkeeper listening on %s\n", addr)
 	a.log.Info("tokenkeeper listening", "addr", addr, "database", a.cfg.databaseKind(), "providers", len(a.catalog.Providers()))

@@ -144,10 +144,7 @@ func (r *Refresher) refreshOnce(ctx context.Context, id string, req request) (re
 			return result{conn: c}, err
 		}
 	}
-	if saved, err = r.save(ctx, n, attempts, events); err != nil {
-		if o.Class == tokenkeeper.ClassSuccess {
-			r.log.Error("refreshed tokens could not be stored", "connection_id", id, "provider", c.Provider, "rotated", o.Rotated, "err", err)
-		}
+	if saved, err = r.saveOutcome(ctx, c, n, attempts, events, o); err != nil {
 		return result{conn: c, outcome: &o}, err
 	}
 	if o.Class != tokenkeeper.ClassSuccess {
@@ -275,11 +272,16 @@ func (r *Refresher) logAttempt(c *tokenkeeper.Connection, a tokenkeeper.RefreshA
 	if a.Class != tokenkeeper.ClassSuccess && a.Class != tokenkeeper.ClassTransient {
 		level = slog.LevelWarn
 	}
+	outcome := "failure"
+	if a.Class == tokenkeeper.ClassSuccess {
+		outcome = "success"
+	}
 	r.log.LogAttrs(context.Background(), level, "refresh",
 		slog.String("connection_id", c.ID),
 		slog.String("user", r.userHash(c.UserID)),
 		slog.String("provider", c.Provider),
 		slog.String("trigger", string(a.Trigger)),
+		slog.String("outcome", outcome),
 		slog.String("class", string(a.Class)),
 		slog.String("code", a.Code),
 		slog.Int("http_status", a.HTTPStatus),

@@ -1,0 +1,85 @@
+package refresh
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tokenkeeper/tokenkeeper"
+	"github.com/tokenkeeper/tokenkeeper/internal/oauth"
+	"github.com/tokenkeeper/tokenkeeper/internal/providertest"
+)
+
+// failingSaves is a store whose next SaveConnection calls fail, as they do
+// while the database restarts or its connection limit is reached.
+type failingSaves struct {
+	tokenkeeper.Store
+	failures atomic.Int32
+}
+
+var errDatabaseDown = errors.New("too many clients already")
+
+func (s *failingSaves) SaveConnection(ctx context.Context, w tokenkeeper.Write) error {
+	if s.failures.Add(-1) >= 0 {
+		return errDatabaseDown
+	}
+	return s.Store.SaveConnection(ctx, w)
+}
+
+// TestRotatedTokensSurviveFailedWrites: when the write of a rotated
+// refresh token fails, the refresher tries again while its lease lasts,
+// instead of dropping the only copy of the new token (the next refresh
+// would then replay the spent one, and reuse detection would revoke the
+// grant). A database that stays down longer than the lease loses the
+// write, and the refresh reports the error.
+func TestRotatedTokensSurviveFailedWrites(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		failures int32
+		leaseTTL time.Duration
+		stored   bool
+	}{
+		{"a few failed writes", 3, time.Minute, true},
+		{"down for longer than the lease", 1000, 300 * time.Millisecond, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, fixtureOptions{provider: providertest.Options{Rotate: true, ReuseDetection: true}})
+			c, g := f.link("u1", time.Hour)
+			store := &failingSaves{Store: f.store}
+			r, err := New(Options{
+				Store: store, Sealer: f.ring, Catalog: f.catalog, LeaseTTL: tt.leaseTTL,
+				Client: oauth.New(oauth.Options{Timeout: 5 * time.Second}),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			store.failures.Store(tt.failures)
+			_, err = r.Refresh(t.Context(), c.ID, tokenkeeper.TriggerManual, "")
+			if stored := err == nil; stored != tt.stored {
+				t.Fatalf("Refresh: %v, want stored=%v", err, tt.stored)
+			}
+			if !tt.stored {
+				if got := f.get(c.ID); got.Version != c.Version {
+					t.Fatalf("version %d after a lost write, want %d", got.Version, c.Version)
+				}
+				return
+			}
+			// The stored refresh token is the rotated one: the next refresh
+			// presents it, not the spent one.
+			if _, err := f.keeper.Refresh(t.Context(), c.ID, tokenkeeper.TriggerManual, ""); err != nil {
+				t.Fatalf("second refresh: %v", err)
+			}
+			if f.provider.Reuses() != 0 || !f.provider.Alive(g.RefreshToken.Reveal()) || f.provider.Refreshes() != 2 {
+				t.Fatalf("reuses %d, alive %v, refreshes %d", f.provider.Reuses(), f.provider.Alive(g.RefreshToken.Reveal()), f.provider.Refreshes())
+			}
+			if got := f.get(c.ID); got.Status != tokenkeeper.StatusConnected || got.LeaseOwner != "" {
+				t.Fatalf("status %s, lease %q", got.Status, got.LeaseOwner)
+			}
+		})
+	}
+}
