@@ -1,57 +1,21 @@
 package metrics
 
 import (
-	"bytes"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/tokenkeeper/tokenkeeper"
+	"github.com/tokenkeeper/tokenkeeper/internal/testkit"
 )
 
-type catalog map[string]*tokenkeeper.Provider
+type catalog = testkit.Catalog
 
-func (c catalog) Provider(name string) (*tokenkeeper.Provider, bool) {
-	p, ok := c[name]
-	if !ok {
-		return nil, false
-	}
-	cp := *p
-	return &cp, true
-}
-
-func (c catalog) Providers() []*tokenkeeper.Provider {
-	var out []*tokenkeeper.Provider
-	for _, p := range c {
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testkit.SyncBuffer
 
 // scrape fetches the metrics through the handler and parses them.
 func scrape(t *testing.T, h http.Handler) (map[string]*dto.MetricFamily, string) {

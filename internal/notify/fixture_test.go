@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/internal/providertest"
 	"github.com/tokenkeeper/tokenkeeper/internal/refresh"
 	"github.com/tokenkeeper/tokenkeeper/internal/sqlite"
+	"github.com/tokenkeeper/tokenkeeper/internal/testkit"
 	"github.com/tokenkeeper/tokenkeeper/internal/vault"
 )
 
@@ -29,43 +28,9 @@ var start = time.Date(2026, 3, 2, 7, 0, 0, 0, time.UTC)
 // webhookSecret signs the tests' webhooks.
 const webhookSecret tokenkeeper.Secret = "whsec_test_0123456789"
 
-// staticCatalog is a tokenkeeper.Catalog over fixed providers.
-type staticCatalog map[string]*tokenkeeper.Provider
+type staticCatalog = testkit.Catalog
 
-func (c staticCatalog) Provider(name string) (*tokenkeeper.Provider, bool) {
-	p, ok := c[name]
-	if !ok {
-		return nil, false
-	}
-	cp := *p
-	return &cp, true
-}
-
-func (c staticCatalog) Providers() []*tokenkeeper.Provider {
-	var out []*tokenkeeper.Provider
-	for _, p := range c {
-		out = append(out, p)
-	}
-	return out
-}
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testkit.SyncBuffer
 
 // fixture is the real stack: a SQLite store, a key ring, the real refresher
 // and token client against an in-process provider, an SMTP server with

@@ -5,8 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
-	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,48 +12,13 @@ import (
 	"github.com/tokenkeeper/tokenkeeper/internal/oauth"
 	"github.com/tokenkeeper/tokenkeeper/internal/providertest"
 	"github.com/tokenkeeper/tokenkeeper/internal/sqlite"
+	"github.com/tokenkeeper/tokenkeeper/internal/testkit"
 	"github.com/tokenkeeper/tokenkeeper/internal/vault"
 )
 
-// staticCatalog is a tokenkeeper.Catalog over a fixed set of providers.
-type staticCatalog map[string]*tokenkeeper.Provider
+type staticCatalog = testkit.Catalog
 
-func (c staticCatalog) Provider(name string) (*tokenkeeper.Provider, bool) {
-	p, ok := c[name]
-	if !ok {
-		return nil, false
-	}
-	cp := *p
-	return &cp, true
-}
-
-func (c staticCatalog) Providers() []*tokenkeeper.Provider {
-	var out []*tokenkeeper.Provider
-	for _, p := range c {
-		cp := *p
-		out = append(out, &cp)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testkit.SyncBuffer
 
 // fixture is a refresher on a real SQLite file against an in-process provider.
 type fixture struct {
