@@ -20,11 +20,13 @@ func (r *Refresher) Link(ctx context.Context, req tokenkeeper.LinkRequest) (*tok
 	if err := validateLink(req); err != nil {
 		return nil, false, err
 	}
-	now := r.clock.Now()
+	// Times are stored to the millisecond: answer with what is stored.
+	now := r.clock.Now().UTC().Truncate(time.Millisecond)
 	tok := &tokenkeeper.Token{
 		AccessToken: req.AccessToken, RefreshToken: req.RefreshToken,
-		ExpiresAt: req.ExpiresAt, RefreshTokenExpiresAt: req.RefreshTokenExpiresAt,
-		Lifetime: req.ExpiresIn, Scopes: req.Scopes,
+		ExpiresAt:             req.ExpiresAt.UTC().Truncate(time.Millisecond),
+		RefreshTokenExpiresAt: req.RefreshTokenExpiresAt.UTC().Truncate(time.Millisecond),
+		Lifetime:              req.ExpiresIn, Scopes: req.Scopes,
 	}
 	if tok.ExpiresAt.IsZero() && req.ExpiresIn > 0 {
 		tok.ExpiresAt = now.Add(req.ExpiresIn)
