@@ -12,3 +12,9 @@ lint:
 
 build:
 	$(GO) build -o bin/tokenkeeper ./cmd/tokenkeeper
+
+# The benchmark harness with its quick settings: a few minutes on two cores,
+# prints the results table. The full run, whose numbers docs/BENCHMARKS.md
+# holds: go run ./cmd/tokenkeeper bench --out docs/BENCHMARKS.md
+bench:
+	$(GO) run ./cmd/tokenkeeper bench --quick

@@ -43,6 +43,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		connectionsCommand(e),
 		sweepCommand(e),
 		versionCommand(e),
+		benchCommand(e),
 	)
 	return root.ExecuteContext(ctx)
 }
