@@ -202,10 +202,8 @@ type seedSpec struct {
 
 // seeded is a stored connection and its grant at the fake provider.
 type seeded struct {
-	id      string
-	grant   int
-	next    time.Time
-	expires time.Time
+	id    string
+	grant int
 }
 
 // seed stores connections through the policy's Link (so next_refresh_at is
@@ -231,7 +229,7 @@ func (e *engine) seed(ctx context.Context, specs []seedSpec) ([]seeded, error) {
 		if err := e.store.CreateConnection(ctx, c, nil); err != nil {
 			return nil, fmt.Errorf("seed connection %d: %w", i, err)
 		}
-		out[i] = seeded{id: c.ID, grant: sp.grant, next: c.NextRefreshAt, expires: c.ExpiresAt}
+		out[i] = seeded{id: c.ID, grant: sp.grant}
 	}
 	return out, nil
 }

@@ -111,7 +111,7 @@ func fmtRatio(x float64) string {
 	case x >= 100:
 		return strconv.FormatFloat(x, 'f', 0, 64)
 	case x >= 0.1:
-		return strconv.FormatFloat(x, 'f', 2, 64)
+		return strconv.FormatFloat(x, 'g', 3, 64) // 0.499 is not 0.50
 	}
 	return strconv.FormatFloat(x, 'g', 2, 64)
 }
