@@ -159,11 +159,18 @@ func (a *app) openRing(create bool) (tokenkeeper.Sealer, *vault.Ring, error) {
 
 // userHasher returns the keyed hash that stands for a user id in logs.
 func userHasher(ring *vault.Ring) func(string) string {
-	key := ring.Derive("tokenkeeper/log-user-id")
-	return func(userID string) string {
+	return keyedHasher(ring, "tokenkeeper/log-user-id", "u_")
+}
+
+// keyedHasher returns a short HMAC-SHA256 of its input under a key derived
+// from the ring for purpose, with prefix: a stable, unguessable stand-in for
+// a value that must not appear in logs.
+func keyedHasher(ring *vault.Ring, purpose, prefix string) func(string) string {
+	key := ring.Derive(purpose)
+	return func(v string) string {
 		m := hmac.New(sha256.New, key)
-		io.WriteString(m, userID)
-		return "u_" + hex.EncodeToString(m.Sum(nil)[:8])
+		io.WriteString(m, v)
+		return prefix + hex.EncodeToString(m.Sum(nil)[:8])
 	}
 }
 

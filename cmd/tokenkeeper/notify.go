@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -151,10 +147,6 @@ func (a *app) notifyOptions() (notify.Options, error) {
 // recipientHasher returns the keyed hash that stands for an e-mail address
 // in logs.
 func recipientHasher(ring *vault.Ring) func(string) string {
-	key := ring.Derive("tokenkeeper/log-recipient")
-	return func(address string) string {
-		m := hmac.New(sha256.New, key)
-		io.WriteString(m, strings.ToLower(address))
-		return "r_" + hex.EncodeToString(m.Sum(nil)[:8])
-	}
+	hash := keyedHasher(ring, "tokenkeeper/log-recipient", "r_")
+	return func(address string) string { return hash(strings.ToLower(address)) }
 }

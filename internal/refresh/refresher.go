@@ -170,9 +170,6 @@ func (r *Refresher) OnSchedule(f func(next time.Time)) { r.onSchedule = f }
 // Owner returns the name this refresher uses in leases.
 func (r *Refresher) Owner() string { return r.owner }
 
-// Policy returns the policy in force.
-func (r *Refresher) Policy() tokenkeeper.Policy { return r.policy }
-
 // NewOwner returns a lease owner name unique to this process: host, pid and
 // a random suffix.
 func NewOwner() string {
