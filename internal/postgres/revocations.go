@@ -23,46 +23,7 @@ const revocationColumns = `id, connection_id, provider, token_type_hint, token, 
 // w.LeaseOwner, its lease), w.Attempts, w.Events and r are written together
 // or not at all.
 func (s *Store) SaveConnectionRevoking(ctx context.Context, w tokenkeeper.Write, r *tokenkeeper.PendingRevocation) error {
-	c := w.Connection
-	args := append(saveValues(c), c.ID, c.Version)
-	q := `UPDATE connections SET ` + saveColumns + `, version = version + 1`
-	where := ` WHERE id = $20 AND version = $21`
-	if w.LeaseOwner != "" {
-		q += `, lease_owner = NULL, lease_until = NULL`
-		where += ` AND lease_owner = $22`
-		args = append(args, w.LeaseOwner)
-	}
-	attempts := make([]tokenkeeper.RefreshAttempt, len(w.Attempts))
-	for i, a := range w.Attempts {
-		if a.ConnectionID == "" {
-			a.ConnectionID = c.ID
-		}
-		attempts[i] = a
-	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, q+where, args...)
-		if err != nil {
-			return mapError(err)
-		}
-		if tag.RowsAffected() == 0 {
-			return tokenkeeper.ErrVersionConflict
-		}
-		if err := insertAttempts(ctx, tx, attempts); err != nil {
-			return err
-		}
-		if err := insertEvents(ctx, tx, w.Events); err != nil {
-			return err
-		}
-		return insertRevocation(ctx, tx, r)
-	})
-	if err != nil {
-		return fmt.Errorf("save connection %s: %w", c.ID, err)
-	}
-	c.Version++
-	if w.LeaseOwner != "" {
-		c.LeaseOwner, c.LeaseUntil = "", time.Time{}
-	}
-	return nil
+	return s.saveConnection(ctx, w, func(tx pgx.Tx) error { return insertRevocation(ctx, tx, r) })
 }
 
 // EnqueueRevocation stores r.

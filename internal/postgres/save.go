@@ -24,6 +24,12 @@ import (
 // read the connection stays in place. Attempts without a ConnectionID are
 // recorded against w.Connection.
 func (s *Store) SaveConnection(ctx context.Context, w tokenkeeper.Write) error {
+	return s.saveConnection(ctx, w, nil)
+}
+
+// saveConnection is SaveConnection; also, when non-nil, runs more in the
+// same transaction after the connection's rows are written.
+func (s *Store) saveConnection(ctx context.Context, w tokenkeeper.Write, also func(pgx.Tx) error) error {
 	c := w.Connection
 	args := append(saveValues(c), c.ID, c.Version)
 	q := `UPDATE connections SET ` + saveColumns + `, version = version + 1`
@@ -51,7 +57,13 @@ func (s *Store) SaveConnection(ctx context.Context, w tokenkeeper.Write) error {
 		if err := insertAttempts(ctx, tx, attempts); err != nil {
 			return err
 		}
-		return insertEvents(ctx, tx, w.Events)
+		if err := insertEvents(ctx, tx, w.Events); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(tx)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("save connection %s: %w", c.ID, err)

@@ -22,52 +22,7 @@ const revocationColumns = `id, connection_id, provider, token_type_hint, token, 
 // w.LeaseOwner, its lease), w.Attempts, w.Events and r are written together
 // or not at all.
 func (s *Store) SaveConnectionRevoking(ctx context.Context, w tokenkeeper.Write, r *tokenkeeper.PendingRevocation) error {
-	c := w.Connection
-	vals, err := saveValues(c)
-	if err != nil {
-		return fmt.Errorf("save connection %s: %w", c.ID, err)
-	}
-	q := `UPDATE connections SET ` + saveColumns + `, version = version + 1`
-	if w.LeaseOwner != "" {
-		q += `, lease_owner = NULL, lease_until = NULL`
-	}
-	q += ` WHERE id = ? AND version = ?`
-	vals = append(vals, c.ID, c.Version)
-	if w.LeaseOwner != "" {
-		q += ` AND lease_owner = ?`
-		vals = append(vals, w.LeaseOwner)
-	}
-	attempts := make([]tokenkeeper.RefreshAttempt, len(w.Attempts))
-	for i, a := range w.Attempts {
-		if a.ConnectionID == "" {
-			a.ConnectionID = c.ID
-		}
-		attempts[i] = a
-	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, q, vals...)
-		if err != nil {
-			return mapErr(err)
-		}
-		if err := oneRow(res, tokenkeeper.ErrVersionConflict); err != nil {
-			return err
-		}
-		if err := insertAttempts(ctx, tx, attempts); err != nil {
-			return err
-		}
-		if err := insertEvents(ctx, tx, w.Events); err != nil {
-			return err
-		}
-		return insertRevocation(ctx, tx, r)
-	})
-	if err != nil {
-		return fmt.Errorf("save connection %s: %w", c.ID, err)
-	}
-	c.Version++
-	if w.LeaseOwner != "" {
-		c.LeaseOwner, c.LeaseUntil = "", time.Time{}
-	}
-	return nil
+	return s.saveConnection(ctx, w, func(tx *sql.Tx) error { return insertRevocation(ctx, tx, r) })
 }
 
 // EnqueueRevocation stores r.

@@ -32,6 +32,12 @@ const saveColumns = `account_id = ?, scopes = ?, status = ?,
 // read the connection stays in place. Attempts without a ConnectionID are
 // recorded against w.Connection.
 func (s *Store) SaveConnection(ctx context.Context, w tokenkeeper.Write) error {
+	return s.saveConnection(ctx, w, nil)
+}
+
+// saveConnection is SaveConnection; also, when non-nil, runs more in the
+// same transaction after the connection's rows are written.
+func (s *Store) saveConnection(ctx context.Context, w tokenkeeper.Write, also func(*sql.Tx) error) error {
 	c := w.Connection
 	vals, err := saveValues(c)
 	if err != nil {
@@ -67,7 +73,13 @@ func (s *Store) SaveConnection(ctx context.Context, w tokenkeeper.Write) error {
 		if err := insertAttempts(ctx, tx, attempts); err != nil {
 			return err
 		}
-		return insertEvents(ctx, tx, w.Events)
+		if err := insertEvents(ctx, tx, w.Events); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(tx)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("save connection %s: %w", c.ID, err)
