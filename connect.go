@@ -104,6 +104,18 @@ type ConnectStore interface {
 	// PendingStates returns the number of states neither used nor expired at
 	// now: the connect flows in flight.
 	PendingStates(ctx context.Context, now time.Time) (int, error)
+	// ListStates returns the stored states ordered by hash (bytewise), those
+	// after the hash `after` (nil: from the first), at most limit (100 when
+	// limit <= 0), used and expired ones included: key rotation walks them in
+	// batches.
+	ListStates(ctx context.Context, after []byte, limit int) ([]*OAuthState, error)
+	// ResealState replaces the sealed verifier of the state with this hash by
+	// sealed (not empty) if the stored verifier is still old, and changes
+	// nothing else: a concurrent ConsumeState is neither undone nor blocked.
+	// It returns the verifier stored afterwards: sealed when it replaced it,
+	// otherwise the value another writer left. It returns ErrNotFound when
+	// there is no such state (purged).
+	ResealState(ctx context.Context, hash, old, sealed []byte) ([]byte, error)
 
 	// UseKey records the single-use key (a reconnect link's id) as used at
 	// now, to be remembered at least until expiresAt. It reports false, and
@@ -133,6 +145,18 @@ type ConnectStore interface {
 	DeleteRevocation(ctx context.Context, id, owner string) error
 	// CountRevocations returns the number of pending revocations.
 	CountRevocations(ctx context.Context) (int, error)
+	// ListRevocations returns the pending revocations ordered by ID, those
+	// after the ID `after`, at most limit (100 when limit <= 0), leased ones
+	// included: key rotation walks them in batches.
+	ListRevocations(ctx context.Context, after string, limit int) ([]*PendingRevocation, error)
+	// ResealRevocation replaces the sealed token of revocation id by sealed
+	// (not empty) if the stored token is still old and no worker holds the
+	// row's lease at now (a worker may hold the old value in memory), and
+	// changes nothing else. It returns the token stored afterwards: sealed
+	// when it replaced it, otherwise the value stored (old itself while the
+	// lease is held). It returns ErrNotFound when there is no such revocation
+	// (done or given up).
+	ResealRevocation(ctx context.Context, id string, old, sealed []byte, now time.Time) ([]byte, error)
 
 	// PurgeConnect deletes states that expired before `before` and single-use
 	// keys whose remembrance ended before it, and returns how many rows went.

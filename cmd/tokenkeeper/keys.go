@@ -35,15 +35,21 @@ See "tokenkeeper keys rotate --help" for how to rotate keys given that way.`,
 		Short: "Make a new key primary and re-encrypt every stored value with it, while serving",
 		Long: `With a key file (no TOKENKEEPER_ENCRYPTION_KEYS): generate a new key, write it
 first in the key file (the old keys stay, for decryption), then re-encrypt
-every token and e-mail address in batches. Running serve processes on this
-machine follow the key file by themselves. Run it again if it reports rows
-that were busy; then "keys retire OLD_ID" removes the old key.
+every stored value in batches: connection tokens, e-mail addresses, the PKCE
+verifiers of connect flows and the tokens queued for revocation at a
+provider. Running serve processes on this machine follow the key file by
+themselves. Run it again if it reports values that were busy; then "keys
+retire OLD_ID" removes the old key.
 
 With TOKENKEEPER_ENCRYPTION_KEYS: rotation is a deployment. 1) "keys generate",
 add the new key SECOND in every replica's keys and roll them out (so all can
 decrypt it); 2) move it FIRST and roll out again (now all encrypt with it);
 3) run "keys rotate" to re-encrypt the existing rows; 4) "keys retire OLD_ID"
-checks that nothing uses the old key, then remove it from the variable.`,
+checks that nothing uses the old key, then remove it from the variable.
+
+A value that a refresh or the revocation worker holds at that moment is
+counted as busy and left for the next run; "keys status" shows what each key
+still seals.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := openApp(cmd, e, openOptions{migrate: true, keeper: true})
@@ -69,8 +75,8 @@ checks that nothing uses the old key, then remove it from the variable.`,
 			if err != nil {
 				return fmt.Errorf("re-encrypt: %w", err)
 			}
-			fmt.Fprintf(e.stdout, "re-encrypted %d connection(s) and %d e-mail address(es) with key %s; %d busy (run again), %d unreadable\n",
-				st.Connections, st.Users, ring.PrimaryID(), st.Busy, st.Broken)
+			fmt.Fprintf(e.stdout, "re-encrypted %d connection(s), %d e-mail address(es), %d connect flow verifier(s) and %d queued revocation(s) with key %s; %d busy (run again), %d unreadable\n",
+				st.Connections, st.Users, st.States, st.Revocations, ring.PrimaryID(), st.Busy, st.Broken)
 			return printKeyUse(cmd.Context(), e, a, ring)
 		},
 	}
@@ -95,8 +101,8 @@ checks that nothing uses the old key, then remove it from the variable.`,
 			if err != nil {
 				return err
 			}
-			if n := use[id]; n > 0 {
-				return fmt.Errorf("%d stored value(s) are still sealed with key %s: run tokenkeeper keys rotate first", n, id)
+			if n := use.get(id); n.total() > 0 {
+				return fmt.Errorf("%d stored value(s) are still sealed with key %s (%s): run tokenkeeper keys rotate first", n.total(), id, n)
 			}
 			var kept []vault.Key
 			for _, k := range a.ring.Keys() {
@@ -139,48 +145,114 @@ checks that nothing uses the old key, then remove it from the variable.`,
 	return cmd
 }
 
-// keyUse counts the stored values sealed with each key id.
-func keyUse(ctx context.Context, a *app) (map[string]int, error) {
-	use := map[string]int{}
-	count := func(b []byte) {
-		if len(b) == 0 {
-			return
-		}
-		id, err := vault.KeyIDOf(b)
-		if err != nil {
-			id = "(unreadable)"
-		}
-		use[id]++
-	}
-	f := tokenkeeper.ConnectionFilter{Limit: 1000}
+// keyCount is the number of stored values of each kind sealed with one key.
+type keyCount struct {
+	tokens      int // connections' access and refresh tokens
+	emails      int // users' e-mail addresses
+	verifiers   int // PKCE verifiers of OAuth states
+	revocations int // tokens queued for revocation at a provider
+}
+
+func (n keyCount) total() int { return n.tokens + n.emails + n.verifiers + n.revocations }
+
+func (n keyCount) String() string {
+	return fmt.Sprintf("%d connection token(s), %d e-mail address(es), %d connect flow verifier(s), %d queued revocation(s)",
+		n.tokens, n.emails, n.verifiers, n.revocations)
+}
+
+// keyUse counts the stored values sealed with each key id: every value that
+// the refresher's Reseal re-encrypts (states used or expired included), so
+// that retire refuses exactly while rotate has work left.
+func keyUse(ctx context.Context, a *app) (keyUses, error) {
+	use := keyUses{}
+	f := tokenkeeper.ConnectionFilter{Limit: keyUsePage}
 	for {
 		page, next, err := a.store.ListConnections(ctx, f)
 		if err != nil {
 			return nil, err
 		}
 		for _, c := range page {
-			count(c.SealedAccessToken)
-			count(c.SealedRefreshToken)
+			use.of(c.SealedAccessToken).tokens++
+			use.of(c.SealedRefreshToken).tokens++
 		}
 		if next == "" {
 			break
 		}
 		f.After = next
 	}
-	after := ""
-	for {
-		users, err := a.store.ListUsers(ctx, after, 1000)
+	for after := ""; ; {
+		users, err := a.store.ListUsers(ctx, after, keyUsePage)
 		if err != nil {
 			return nil, err
 		}
 		for _, u := range users {
-			count(u.SealedEmail)
+			use.of(u.SealedEmail).emails++
 		}
-		if len(users) < 1000 {
-			return use, nil
+		if len(users) < keyUsePage {
+			break
 		}
 		after = users[len(users)-1].ID
 	}
+	cs, ok := a.store.(tokenkeeper.ConnectStore)
+	if !ok {
+		return use, nil
+	}
+	for after := []byte(nil); ; {
+		states, err := cs.ListStates(ctx, after, keyUsePage)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range states {
+			use.of(st.SealedVerifier).verifiers++
+		}
+		if len(states) < keyUsePage {
+			break
+		}
+		after = states[len(states)-1].Hash
+	}
+	for after := ""; ; {
+		revs, err := cs.ListRevocations(ctx, after, keyUsePage)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range revs {
+			use.of(r.SealedToken).revocations++
+		}
+		if len(revs) < keyUsePage {
+			return use, nil
+		}
+		after = revs[len(revs)-1].ID
+	}
+}
+
+// keyUsePage is how many rows keyUse reads at a time.
+const keyUsePage = 1000
+
+// keyUses holds the counts of each key id that seals a stored value.
+type keyUses map[string]*keyCount
+
+// of returns the counts of the key that sealed b ("(unreadable)" when its
+// header is not readable); an absent value (empty b) counts nowhere.
+func (u keyUses) of(b []byte) *keyCount {
+	if len(b) == 0 {
+		return new(keyCount)
+	}
+	id, err := vault.KeyIDOf(b)
+	if err != nil {
+		id = "(unreadable)"
+	}
+	if u[id] == nil {
+		u[id] = new(keyCount)
+	}
+	return u[id]
+}
+
+// get returns the counts of key id, zero when it seals nothing.
+func (u keyUses) get(id string) keyCount {
+	if n := u[id]; n != nil {
+		return *n
+	}
+	return keyCount{}
 }
 
 func printKeyUse(ctx context.Context, e *env, a *app, ring *vault.Ring) error {
@@ -203,7 +275,8 @@ func printKeyUse(ctx context.Context, e *env, a *app, ring *vault.Ring) error {
 		case !contains(ring.KeyIDs(), id):
 			role = "MISSING from the key ring"
 		}
-		fmt.Fprintf(e.stdout, "%s\t%s\t%d value(s)\n", id, role, use[id])
+		n := use.get(id)
+		fmt.Fprintf(e.stdout, "%s\t%s\t%d value(s): %s\n", id, role, n.total(), n)
 	}
 	return nil
 }

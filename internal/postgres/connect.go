@@ -71,6 +71,53 @@ func (s *Store) PendingStates(ctx context.Context, now time.Time) (int, error) {
 	return n, nil
 }
 
+// ListStates returns states ordered by hash after `after`, at most limit
+// (100 when limit <= 0), used and expired ones included.
+func (s *Store) ListStates(ctx context.Context, after []byte, limit int) ([]*tokenkeeper.OAuthState, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+stateColumns+` FROM oauth_states
+		WHERE hash > COALESCE($1::bytea, ''::bytea) ORDER BY hash LIMIT $2`, bytesOrNil(after), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list states: %w", mapError(err))
+	}
+	defer rows.Close()
+	var out []*tokenkeeper.OAuthState
+	for rows.Next() {
+		st, err := scanState(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list states: %w", err)
+		}
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list states: %w", mapError(err))
+	}
+	return out, nil
+}
+
+// ResealState replaces the state's verifier by sealed if it is still old, in
+// one UPDATE (which waits for a concurrent writer of the row and then
+// rechecks the condition); when it is not, it returns the verifier stored.
+func (s *Store) ResealState(ctx context.Context, hash, old, sealed []byte) ([]byte, error) {
+	if len(sealed) == 0 {
+		return nil, errors.New("reseal state: empty sealed value")
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE oauth_states SET verifier = $3 WHERE hash = $1 AND verifier = $2`, hash, old, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("reseal state: %w", mapError(err))
+	}
+	if tag.RowsAffected() == 1 {
+		return sealed, nil
+	}
+	var stored []byte
+	if err := s.pool.QueryRow(ctx, `SELECT verifier FROM oauth_states WHERE hash = $1`, hash).Scan(&stored); err != nil {
+		return nil, fmt.Errorf("reseal state: %w", mapError(err))
+	}
+	return stored, nil
+}
+
 // scanState reads one row of stateColumns.
 func scanState(row pgx.Row) (*tokenkeeper.OAuthState, error) {
 	var (

@@ -119,6 +119,55 @@ func (s *Store) CountRevocations(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// ListRevocations returns pending revocations ordered by id after `after`,
+// at most limit (100 when limit <= 0), leased ones included.
+func (s *Store) ListRevocations(ctx context.Context, after string, limit int) ([]*tokenkeeper.PendingRevocation, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+revocationColumns+` FROM pending_revocations
+		WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list revocations: %w", mapError(err))
+	}
+	defer rows.Close()
+	var out []*tokenkeeper.PendingRevocation
+	for rows.Next() {
+		r, err := scanRevocation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list revocations: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list revocations: %w", mapError(err))
+	}
+	return out, nil
+}
+
+// ResealRevocation replaces the revocation's token by sealed if it is still
+// old and its lease is free or expired at now, in one UPDATE (which waits for
+// a concurrent claim of the row and then rechecks the condition); when it is
+// not, it returns the token stored.
+func (s *Store) ResealRevocation(ctx context.Context, id string, old, sealed []byte, now time.Time) ([]byte, error) {
+	if len(sealed) == 0 {
+		return nil, fmt.Errorf("reseal revocation %s: empty sealed value", id)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE pending_revocations SET token = $3
+		WHERE id = $1 AND token = $2 AND (lease_until IS NULL OR lease_until < $4)`, id, old, sealed, ms(now))
+	if err != nil {
+		return nil, fmt.Errorf("reseal revocation %s: %w", id, mapError(err))
+	}
+	if tag.RowsAffected() == 1 {
+		return sealed, nil
+	}
+	var stored []byte
+	if err := s.pool.QueryRow(ctx, `SELECT token FROM pending_revocations WHERE id = $1`, id).Scan(&stored); err != nil {
+		return nil, fmt.Errorf("reseal revocation %s: %w", id, mapError(err))
+	}
+	return stored, nil
+}
+
 // scanRevocation reads one row of revocationColumns.
 func scanRevocation(row pgx.Row) (*tokenkeeper.PendingRevocation, error) {
 	var (

@@ -78,6 +78,56 @@ func (s *Store) PendingStates(ctx context.Context, now time.Time) (int, error) {
 	return n, nil
 }
 
+// ListStates returns states ordered by hash after `after`, at most limit
+// (100 when limit <= 0), used and expired ones included.
+func (s *Store) ListStates(ctx context.Context, after []byte, limit int) ([]*tokenkeeper.OAuthState, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+stateColumns+` FROM oauth_states
+		WHERE hash > COALESCE(?, x'') ORDER BY hash LIMIT ?`, blob(after), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list states: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []*tokenkeeper.OAuthState
+	for rows.Next() {
+		st, err := scanState(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list states: %w", err)
+		}
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list states: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// ResealState replaces the state's verifier by sealed if it is still old,
+// in one write transaction; when it is not, it returns the verifier stored.
+func (s *Store) ResealState(ctx context.Context, hash, old, sealed []byte) ([]byte, error) {
+	if len(sealed) == 0 {
+		return nil, errors.New("reseal state: empty sealed value")
+	}
+	var stored []byte
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE oauth_states SET verifier = ? WHERE hash = ? AND verifier = ?`, sealed, hash, old)
+		if err != nil {
+			return mapErr(err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			stored = sealed
+			return mapErr(err)
+		}
+		return mapErr(tx.QueryRowContext(ctx, `SELECT verifier FROM oauth_states WHERE hash = ?`, hash).Scan(&stored))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reseal state: %w", err)
+	}
+	return stored, nil
+}
+
 // scanState reads one row selected with stateColumns.
 func scanState(sc scanner) (*tokenkeeper.OAuthState, error) {
 	var (

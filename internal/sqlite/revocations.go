@@ -123,6 +123,58 @@ func (s *Store) CountRevocations(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// ListRevocations returns pending revocations ordered by id after `after`,
+// at most limit (100 when limit <= 0), leased ones included.
+func (s *Store) ListRevocations(ctx context.Context, after string, limit int) ([]*tokenkeeper.PendingRevocation, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+revocationColumns+` FROM pending_revocations
+		WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list revocations: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []*tokenkeeper.PendingRevocation
+	for rows.Next() {
+		r, err := scanRevocation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list revocations: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list revocations: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// ResealRevocation replaces the revocation's token by sealed if it is still
+// old and its lease is free or expired at now, in one write transaction;
+// when it is not, it returns the token stored.
+func (s *Store) ResealRevocation(ctx context.Context, id string, old, sealed []byte, now time.Time) ([]byte, error) {
+	if len(sealed) == 0 {
+		return nil, fmt.Errorf("reseal revocation %s: empty sealed value", id)
+	}
+	var stored []byte
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE pending_revocations SET token = ?
+			WHERE id = ? AND token = ? AND (lease_until IS NULL OR lease_until < ?)`, sealed, id, old, now.UnixMilli())
+		if err != nil {
+			return mapErr(err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			stored = sealed
+			return mapErr(err)
+		}
+		return mapErr(tx.QueryRowContext(ctx, `SELECT token FROM pending_revocations WHERE id = ?`, id).Scan(&stored))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reseal revocation %s: %w", id, err)
+	}
+	return stored, nil
+}
+
 // scanRevocation reads one row selected with revocationColumns.
 func scanRevocation(sc scanner) (*tokenkeeper.PendingRevocation, error) {
 	var (

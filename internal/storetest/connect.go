@@ -35,6 +35,13 @@ func RunConnect(t *testing.T, open func(t *testing.T) ConnectStore) {
 		"ClaimRevocationsDueOnly": testClaimDue,
 		"ClaimRevocationsLease":   testClaimLease,
 		"RetryAndDelete":          testRetryDelete,
+		"ListStates":              testListStates,
+		"ResealState":             testResealState,
+		"ResealStatePurged":       testResealStatePurged,
+		"ResealStateConcurrent":   testResealStateConcurrent,
+		"ListRevocations":         testListRevocations,
+		"ResealRevocation":        testResealRevocation,
+		"ResealRevocationRace":    testResealRevocationRacesClaim,
 	}
 	for _, name := range slices.Sorted(maps.Keys(tests)) {
 		test := tests[name]
