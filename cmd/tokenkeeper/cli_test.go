@@ -59,6 +59,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		"lease too short": {"TOKENKEEPER_LEASE_TTL": "10s"},
 		"not a duration":  {"TOKENKEEPER_BACKOFF_BASE": "soon"},
 		"no workers":      {"TOKENKEEPER_WORKERS": "0"},
+		"key cache < 0":   {"TOKENKEEPER_API_KEY_CACHE_TTL": "-1s"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

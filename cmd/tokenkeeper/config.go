@@ -60,6 +60,8 @@ type Config struct {
 	APIIPBurst     int     `koanf:"api_ip_burst"`
 	MaxInFlight    int     `koanf:"max_inflight"`
 
+	APIKeyCacheTTL time.Duration `koanf:"api_key_cache_ttl"`
+
 	// Notifications (notify.go, docs/config.md "Notifications").
 	Notify             bool          `koanf:"notify"`
 	WebhookURL         string        `koanf:"webhook_url"`
@@ -120,6 +122,7 @@ func defaultConfig() Config {
 		APIIPRateLimit:       10,
 		APIIPBurst:           50,
 		MaxInFlight:          512,
+		APIKeyCacheTTL:       5 * time.Second,
 		Notify:               true,
 		WebhookTimeout:       10 * time.Second,
 		NotifyEmailEvents:    "connection.needs_reauth",
@@ -209,6 +212,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("api_rate_limit, api_ip_rate_limit and max_inflight must not be negative (0 turns a limit off)")
 	case c.APIRateLimit > 0 && c.APIBurst < 1, c.APIIPRateLimit > 0 && c.APIIPBurst < 1:
 		return fmt.Errorf("api_burst and api_ip_burst must be at least 1 while their rate limit is on")
+	case c.APIKeyCacheTTL < 0:
+		return fmt.Errorf("api_key_cache_ttl must not be negative (0 turns the API key cache off)")
 	}
 	if err := c.validateConnect(); err != nil {
 		return err

@@ -39,6 +39,7 @@ address it listens on.`,
 	f.String("public-url", "", "the URL users reach tokenkeeper at, for links in e-mails (TOKENKEEPER_PUBLIC_URL)")
 	f.Bool("scheduler", d.Scheduler, "run the refresh scheduler in this process (TOKENKEEPER_SCHEDULER)")
 	f.Int("workers", d.Workers, "refreshes in flight at once (TOKENKEEPER_WORKERS)")
+	f.Duration("api-key-cache-ttl", d.APIKeyCacheTTL, "reuse an authenticated API key this long without reading the database; a revocation applies within it; 0: off (TOKENKEEPER_API_KEY_CACHE_TTL)")
 	return cmd
 }
 
@@ -59,24 +60,25 @@ func (a *app) serve(ctx context.Context) error {
 		return fmt.Errorf("set up the metrics: %w", err)
 	}
 	api := httpapi.NewServer(httpapi.Config{
-		Connect:       cf.handler,
-		ReconnectURL:  cf.reconnectURL,
-		Keeper:        a.keeper,
-		Store:         a.store,
-		Catalog:       a.catalog,
-		Logger:        a.log,
-		MaxBodyBytes:  a.cfg.MaxBodyBytes,
-		Ready:         a.ready,
-		Version:       version,
-		Sweeper:       a.keeper,
-		SweepWorkers:  a.cfg.Workers,
-		RateLimit:     a.cfg.APIRateLimit,
-		Burst:         a.cfg.APIBurst,
-		AddrRateLimit: a.cfg.APIIPRateLimit,
-		AddrBurst:     a.cfg.APIIPBurst,
-		MaxInFlight:   a.cfg.MaxInFlight,
-		Sealer:        a.ring,
-		OnResponse:    a.metrics.ObserveResponse,
+		Connect:        cf.handler,
+		ReconnectURL:   cf.reconnectURL,
+		Keeper:         a.keeper,
+		Store:          a.store,
+		Catalog:        a.catalog,
+		Logger:         a.log,
+		MaxBodyBytes:   a.cfg.MaxBodyBytes,
+		Ready:          a.ready,
+		Version:        version,
+		Sweeper:        a.keeper,
+		SweepWorkers:   a.cfg.Workers,
+		RateLimit:      a.cfg.APIRateLimit,
+		Burst:          a.cfg.APIBurst,
+		AddrRateLimit:  a.cfg.APIIPRateLimit,
+		AddrBurst:      a.cfg.APIIPBurst,
+		MaxInFlight:    a.cfg.MaxInFlight,
+		APIKeyCacheTTL: a.cfg.APIKeyCacheTTL,
+		Sealer:         a.ring,
+		OnResponse:     a.metrics.ObserveResponse,
 	})
 	// GET /metrics and the admin page under /admin/ (web.go).
 	handler, err := a.withObservability(api, cf.links.Reconnect)

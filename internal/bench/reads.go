@@ -69,7 +69,8 @@ func (h *harness) readsOn(ctx context.Context, kind string, first bool) error {
 	if err := db.store.CreateAPIKey(ctx, k); err != nil {
 		return err
 	}
-	api := httpapi.NewServer(httpapi.Config{Keeper: e.keeper, Store: db.store, Catalog: e.catalog, Logger: discardLogger(), Version: "bench"})
+	// The API key cache as serve configures it by default (api_key_cache_ttl).
+	api := httpapi.NewServer(httpapi.Config{Keeper: e.keeper, Store: db.store, Catalog: e.catalog, Logger: discardLogger(), Version: "bench", APIKeyCacheTTL: 5 * time.Second})
 	apiURL, stopAPI, err := serveLoopback(api)
 	if err != nil {
 		return err

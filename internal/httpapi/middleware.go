@@ -168,7 +168,9 @@ func (s *Server) authed(h handlerFunc, scopes ...tokenkeeper.Scope) http.Handler
 	})
 }
 
-// authenticate checks the request's bearer key.
+// authenticate checks the request's bearer key: from the key cache when it
+// authenticated less than Config.APIKeyCacheTTL ago, else in the store
+// (and, when it is valid there, caches it).
 func (s *Server) authenticate(r *http.Request) (*tokenkeeper.APIKey, error) {
 	if r.Header.Get("Authorization") == "" {
 		return nil, tokenkeeper.Errorf(tokenkeeper.CodeUnauthorized, "missing API key: send Authorization: Bearer <key>")
@@ -177,6 +179,16 @@ func (s *Server) authenticate(r *http.Request) (*tokenkeeper.APIKey, error) {
 	if !ok {
 		return nil, tokenkeeper.Errorf(tokenkeeper.CodeUnauthorized, "the Authorization header must be Bearer <key>")
 	}
+	var hash [32]byte
+	if s.keys != nil {
+		hash = [32]byte(apikey.Hash(key))
+	}
+	// The entry's age counts from before the read, so that it is never
+	// used longer than the TTL after what the store said.
+	now := s.cfg.Now()
+	if k, ok := s.keys.get(hash, now); ok {
+		return k, nil
+	}
 	k, err := apikey.Authenticate(r.Context(), s.cfg.Store, key)
 	if err != nil {
 		if tokenkeeper.ErrorCode(err) == tokenkeeper.CodeUnauthorized {
@@ -184,6 +196,7 @@ func (s *Server) authenticate(r *http.Request) (*tokenkeeper.APIKey, error) {
 		}
 		return nil, fmt.Errorf("authenticate api key: %w", err)
 	}
+	s.keys.put(hash, k, now)
 	return k, nil
 }
 

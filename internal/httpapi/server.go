@@ -72,6 +72,12 @@ type Config struct {
 	// 503 UNAVAILABLE with Retry-After at once, never queued. GET /healthz is
 	// exempt. 0 means no limit.
 	MaxInFlight int
+	// APIKeyCacheTTL is how long an API key that authenticated is reused
+	// without reading the store again. It bounds how long a key revoked by
+	// another process (tokenkeeper apikeys revoke, another replica) is still
+	// accepted by this one. Unknown, malformed and revoked keys are never
+	// cached. 0 (or less) turns the cache off: every request reads the store.
+	APIKeyCacheTTL time.Duration
 
 	// OnResponse, when set, is called once per request after it is served,
 	// with the route pattern ("" when no route matched), the status and the
@@ -110,6 +116,7 @@ type Server struct {
 	keyLimits  *keyedLimiter // per API key id; nil: no limit
 	addrLimits *keyedLimiter // per client address, requests without a valid key; nil: no limit
 	known      knownKeys     // hashes of keys that authenticated recently
+	keys       *keyCache     // authenticated keys by hash; nil: no cache
 	inFlight   atomic.Int64
 
 	mu         sync.Mutex
@@ -142,6 +149,7 @@ func New(cfg Config) *Server {
 	}
 	s.keyLimits = newKeyedLimiter(cfg.RateLimit, cfg.Burst, maxLimiterEntries)
 	s.addrLimits = newKeyedLimiter(cfg.AddrRateLimit, cfg.AddrBurst, maxLimiterEntries)
+	s.keys = newKeyCache(cfg.APIKeyCacheTTL, maxKeyCacheEntries)
 	s.routes(s.mux)
 	s.handler = s.observe(s.limitInFlight(http.HandlerFunc(s.dispatch)))
 	return s
