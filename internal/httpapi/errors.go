@@ -11,11 +11,19 @@ import (
 	"github.com/tokenkeeper/tokenkeeper"
 )
 
-// Codes of the HTTP layer alone: routing failures that no other part returns.
+// Codes of the HTTP layer alone: routing failures that no other part
+// returns, and a request its client abandoned.
 const (
 	codeRouteNotFound    tokenkeeper.Code = "NOT_FOUND"          // 404: no route has this path
 	codeMethodNotAllowed tokenkeeper.Code = "METHOD_NOT_ALLOWED" // 405: the path exists, the method does not
+	// codeClientClosed is recorded (status 499, as nginx names it) for a
+	// request whose client went away before the answer was ready: nobody
+	// reads the answer, and it is not a failure of the service.
+	codeClientClosed tokenkeeper.Code = "CLIENT_CLOSED_REQUEST"
 )
+
+// statusClientClosed is the status recorded for codeClientClosed.
+const statusClientClosed = 499
 
 // statusOf is the one table from error codes to HTTP statuses (DESIGN.md §4).
 // It also returns the code the caller sees, which differs only where a code
@@ -77,6 +85,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) writeErrorWith(w http.ResponseWriter, r *http.Request, err error, opt errorOptions) {
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		if info := infoFrom(r.Context()); info != nil {
+			info.code = codeClientClosed
+		}
+		s.writeJSON(w, statusClientClosed, errorBody{Error: errorDetail{Code: codeClientClosed, Message: "the client closed the request"}})
+		return
+	}
 	status, code := statusOf(tokenkeeper.ErrorCode(err))
 	d := errorDetail{Code: code, Message: tokenkeeper.ErrorMessage(err)}
 	var te *tokenkeeper.Error
