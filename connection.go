@@ -42,6 +42,15 @@ type Connection struct {
 	// Version increases by one on every write; writes check it (optimistic locking).
 	Version int64 `json:"version"`
 
+	// RefreshInterrupted is set when a refresh may have reached the provider
+	// without its answer being stored: the store sets it when a lease is
+	// taken over from a holder that never released it (a process killed or
+	// stalled mid-refresh), and Policy.Apply when a request timed out or was
+	// cut off. A rotating provider may then have consumed the stored refresh
+	// token, so a later invalid_grant is reported as "refresh_interrupted".
+	// A successful refresh or a relink clears it.
+	RefreshInterrupted bool `json:"-"`
+
 	// LeaseOwner and LeaseUntil: who holds the refresh lease and until when.
 	LeaseOwner string    `json:"-"`
 	LeaseUntil time.Time `json:"-"`

@@ -1,6 +1,7 @@
 package tokenkeeper_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -270,5 +271,76 @@ func TestValidID(t *testing.T) {
 		if tokenkeeper.ValidID(bad) {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestApplyAfterInterruptedRefresh(t *testing.T) {
+	t.Parallel()
+	p := tokenkeeper.DefaultPolicy()
+	prov := &tokenkeeper.Provider{RefreshSupported: true}
+	now := t0.Add(time.Minute)
+	invalidGrant := func(class tokenkeeper.Class) tokenkeeper.Outcome {
+		return tokenkeeper.Outcome{Class: class, Code: "invalid_grant", HTTPStatus: 400, Message: "grant request is invalid"}
+	}
+	for _, tc := range []struct {
+		name        string
+		interrupted bool
+		o           tokenkeeper.Outcome
+		status      tokenkeeper.Status
+		code        string
+		after       bool // RefreshInterrupted afterwards
+	}{
+		{"revoked after interruption", true, invalidGrant(tokenkeeper.ClassRevoked), tokenkeeper.StatusNeedsReauth, tokenkeeper.CodeRefreshInterrupted, true},
+		{"unexplained invalid_grant after interruption is final", true, invalidGrant(tokenkeeper.ClassPermanent), tokenkeeper.StatusNeedsReauth, tokenkeeper.CodeRefreshInterrupted, true},
+		{"unexplained invalid_grant otherwise counts", false, invalidGrant(tokenkeeper.ClassPermanent), tokenkeeper.StatusConnected, "invalid_grant", false},
+		{"revoked otherwise keeps the provider's code", false, invalidGrant(tokenkeeper.ClassRevoked), tokenkeeper.StatusNeedsReauth, "invalid_grant", false},
+		{"other permanent answers are not reworded", true, tokenkeeper.Outcome{Class: tokenkeeper.ClassPermanent, Code: "invalid_scope", HTTPStatus: 400}, tokenkeeper.StatusConnected, "invalid_scope", true},
+		{"config is not reworded", true, tokenkeeper.Outcome{Class: tokenkeeper.ClassConfig, Code: "invalid_client", HTTPStatus: 401}, tokenkeeper.StatusError, "invalid_client", true},
+		{"a timeout sets it", false, tokenkeeper.Outcome{Class: tokenkeeper.ClassTransient, Code: "timeout"}, tokenkeeper.StatusConnected, "timeout", true},
+		{"an unreadable 200 sets it", false, tokenkeeper.Outcome{Class: tokenkeeper.ClassTransient, Code: "malformed_response", HTTPStatus: 200}, tokenkeeper.StatusConnected, "malformed_response", true},
+		{"a 503 answer keeps it", true, tokenkeeper.Outcome{Class: tokenkeeper.ClassTransient, Code: "http_503", HTTPStatus: 503}, tokenkeeper.StatusConnected, "http_503", true},
+		{"a 503 answer does not set it", false, tokenkeeper.Outcome{Class: tokenkeeper.ClassTransient, Code: "http_503", HTTPStatus: 503}, tokenkeeper.StatusConnected, "http_503", false},
+		{"a network error keeps it", true, tokenkeeper.Outcome{Class: tokenkeeper.ClassTransient, Code: "network"}, tokenkeeper.StatusConnected, "network", true},
+		{"a success clears it", true, tokenkeeper.Outcome{Class: tokenkeeper.ClassSuccess, Token: &tokenkeeper.Token{ExpiresAt: now.Add(time.Hour)}}, tokenkeeper.StatusConnected, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := connected(time.Hour)
+			c.RefreshInterrupted = tc.interrupted
+			n, events := p.Apply(c, prov, tc.o, now, 0.5, 0.5)
+			if n.Status != tc.status {
+				t.Fatalf("status %s, want %s", n.Status, tc.status)
+			}
+			code := ""
+			if n.LastError != nil {
+				code = n.LastError.Code
+			}
+			if code != tc.code {
+				t.Fatalf("last error code %q, want %q", code, tc.code)
+			}
+			if n.RefreshInterrupted != tc.after {
+				t.Fatalf("RefreshInterrupted = %v, want %v", n.RefreshInterrupted, tc.after)
+			}
+			if c.RefreshInterrupted != tc.interrupted {
+				t.Fatal("Apply modified its input")
+			}
+			if tc.code == tokenkeeper.CodeRefreshInterrupted {
+				if n.LastError.Class != tokenkeeper.ClassRevoked || !strings.Contains(n.LastError.Message, "interrupted") || !strings.Contains(n.LastError.Message, "grant request is invalid") {
+					t.Fatalf("last error %+v does not explain the interruption", n.LastError)
+				}
+				if len(events) != 1 || events[0].Type != tokenkeeper.EventNeedsReauth || events[0].Failure == nil || events[0].Failure.Code != tokenkeeper.CodeRefreshInterrupted {
+					t.Fatalf("events %+v", events)
+				}
+			}
+		})
+	}
+}
+
+func TestLinkClearsRefreshInterrupted(t *testing.T) {
+	t.Parallel()
+	c := connected(time.Hour)
+	c.RefreshInterrupted = true
+	n, _ := tokenkeeper.DefaultPolicy().Link(c, &tokenkeeper.Provider{RefreshSupported: true}, &tokenkeeper.Token{AccessToken: "a", RefreshToken: "r", ExpiresAt: t0.Add(time.Hour)}, t0, 0.5)
+	if n.RefreshInterrupted {
+		t.Fatal("a new grant still carries the old grant's interrupted refresh")
 	}
 }

@@ -59,10 +59,28 @@ func (o Outcome) Err(c *Connection) error {
 //     warns once at WarnAfterPermanent and sets needs_reauth at ReauthAfterPermanent;
 //   - revoked sets needs_reauth at once; config sets error.
 //
+// After an interrupted refresh (c.RefreshInterrupted), an invalid_grant is
+// revoked whatever its description, with the code "refresh_interrupted": the
+// interrupted request most likely made a rotating provider consume the
+// stored refresh token, and no retry can bring it back. Apply keeps
+// RefreshInterrupted up to date: a transient failure in which the provider
+// may have accepted the request (no answer, or a 2xx that could not be
+// read) sets it, and only a success clears it (a 503 says nothing of the
+// token an earlier request may have spent).
+//
 // u1 and u2 in [0,1) are the random draws for jitter and backoff.
 func (p Policy) Apply(c *Connection, prov *Provider, o Outcome, now time.Time, u1, u2 float64) (*Connection, []Event) {
 	n := c.Clone()
 	n.UpdatedAt = now
+	if c.RefreshInterrupted {
+		o = o.afterInterruptedRefresh()
+	}
+	switch {
+	case o.Class == ClassTransient && (o.HTTPStatus == 0 || o.HTTPStatus/100 == 2):
+		n.RefreshInterrupted = true
+	case o.Class == ClassSuccess:
+		n.RefreshInterrupted = false
+	}
 	var events []Event
 	emit := func(t EventType) { events = append(events, NewEvent(t, n, now)) }
 
@@ -139,6 +157,26 @@ func (p Policy) Apply(c *Connection, prov *Provider, o Outcome, now time.Time, u
 	return n, events
 }
 
+// CodeRefreshInterrupted is the LastError code of a connection whose
+// refresh token the provider rejected after an interrupted refresh.
+const CodeRefreshInterrupted = "refresh_interrupted"
+
+// afterInterruptedRefresh rewords an invalid_grant that follows an
+// interrupted refresh (see Apply); other outcomes are returned unchanged.
+func (o Outcome) afterInterruptedRefresh() Outcome {
+	if o.Code != "invalid_grant" || (o.Class != ClassRevoked && o.Class != ClassPermanent) {
+		return o
+	}
+	o.Class = ClassRevoked
+	o.Code = CodeRefreshInterrupted
+	msg := "the provider rejected the refresh token (invalid_grant) after an earlier refresh was interrupted before its answer was stored: the provider most likely rotated the token then; the user must reconnect"
+	if o.Message != "" {
+		msg += " (provider: " + o.Message + ")"
+	}
+	o.Message = msg
+	return o
+}
+
 // Expire returns c marked expired: its access token is past expiry and there
 // is nothing to refresh it with.
 func (p Policy) Expire(c *Connection, now time.Time) (*Connection, []Event) {
@@ -186,6 +224,7 @@ func (p Policy) Link(c *Connection, prov *Provider, t *Token, now time.Time, u f
 	n.ConsecutiveTransientFailures = 0
 	n.LastError = nil
 	n.Notice = ""
+	n.RefreshInterrupted = false
 	n.ExpiresAt = t.ExpiresAt
 	n.RefreshTokenExpiresAt = t.RefreshTokenExpiresAt
 	n.Lifetime = t.Lifetime

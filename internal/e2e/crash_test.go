@@ -35,8 +35,8 @@ const (
 // replica spent the stored refresh token: only such connections are lost,
 // at most one per lease the kills orphaned (or per attempt that timed out:
 // the provider may have rotated the token without its answer arriving in
-// time), and each is flagged needs_reauth, never left connected with a dead
-// token.
+// time), and each is flagged needs_reauth with the reason
+// refresh_interrupted, never left connected with a dead token.
 func TestCrashesLoseNothing(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -126,8 +126,14 @@ func crashStorm(t *testing.T, grace time.Duration) {
 			}
 		case status == http.StatusConflict && code == "NEEDS_REAUTH" && grace == 0:
 			reauth++
-			if conn, err := a.connection(ctx, rs[0].URL(), id); err == nil && conn.LastError != nil && reauth == 1 {
-				t.Logf("a lost connection's last error: %+v", *conn.LastError)
+			conn, err := a.connection(ctx, rs[0].URL(), id)
+			if err != nil {
+				t.Fatalf("connection %s: %v", id, err)
+			}
+			if le := conn.LastError; le == nil || le.Code != tokenkeeper.CodeRefreshInterrupted || le.Class != string(tokenkeeper.ClassRevoked) {
+				t.Errorf("connection %s needs reauthorization with last error %+v, want class revoked, code %s", id, le, tokenkeeper.CodeRefreshInterrupted)
+			} else if reauth == 1 {
+				t.Logf("a lost connection's last error: %+v", *le)
 			}
 		default:
 			t.Errorf("connection %s: final refresh: %d %s", id, status, code)

@@ -28,10 +28,10 @@ func (s *Store) CreateConnection(ctx context.Context, c *tokenkeeper.Connection,
 			expires_at, refresh_token_expires_at, lifetime_ms,
 			consecutive_failures, consecutive_transient_failures, last_refreshed_at,
 			last_error_class, last_error_code, last_error_http_status, last_error_message, last_error_at,
-			next_refresh_at, notice, access_token, refresh_token, updated_at,
+			next_refresh_at, notice, access_token, refresh_token, updated_at, refresh_interrupted,
 			id, user_id, provider, created_at, lease_owner, lease_until, version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-			        $20, $21, $22, $23, $24, $25, 1)`, args...)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+			        $21, $22, $23, $24, $25, $26, 1)`, args...)
 		if err != nil {
 			return mapError(err)
 		}

@@ -16,18 +16,29 @@ import (
 // A lease is held through its `until` instant and free strictly after it:
 // lease_until < now means expired.
 
+// takeOver is the assignment that records, when a lease changes hands
+// without having been released (its holder was killed or stalled), that a
+// refresh may have been interrupted; $2 (AcquireLease) or $1 (ClaimDue) is
+// the new owner, hence the two forms. Every assignment of an UPDATE reads
+// the row as it was before it.
+const (
+	takeOver      = `refresh_interrupted = refresh_interrupted OR (lease_owner IS NOT NULL AND lease_owner <> $2)`
+	claimTakeOver = `refresh_interrupted = refresh_interrupted OR (lease_owner IS NOT NULL AND lease_owner <> $1)`
+)
+
 // AcquireLease takes the refresh lease of connection id for owner until
 // `until` when it is free, expired at now, or already owner's (then it is
 // moved to `until`), and returns the connection with the new lease. The
 // version does not change. When another owner holds it, it returns the
 // stored connection (so the caller sees LeaseOwner and LeaseUntil) together
 // with an error wrapping tokenkeeper.ErrLeaseHeld; for an unknown id an
-// error wrapping tokenkeeper.ErrNotFound.
+// error wrapping tokenkeeper.ErrNotFound. Taking over another owner's
+// expired lease sets refresh_interrupted (see takeOver).
 func (s *Store) AcquireLease(ctx context.Context, id, owner string, now, until time.Time) (*tokenkeeper.Connection, error) {
 	var c *tokenkeeper.Connection
 	for range acquireTries {
 		var err error
-		c, err = scanConnection(s.pool.QueryRow(ctx, `UPDATE connections SET lease_owner = $2, lease_until = $4
+		c, err = scanConnection(s.pool.QueryRow(ctx, `UPDATE connections SET `+takeOver+`, lease_owner = $2, lease_until = $4
 			WHERE id = $1 AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < $3 OR lease_owner = $2)
 			RETURNING `+connectionColumns, id, owner, ts(now), ts(until)))
 		if err == nil {
@@ -70,6 +81,8 @@ func (s *Store) ReleaseLease(ctx context.Context, id, owner string) error {
 // connections whose next_refresh_at is at or before now and whose lease is
 // free or expired (before now), oldest next_refresh_at first, restricted to
 // providers when that is not empty, and returns them in that order.
+// Claiming a row whose expired lease another owner never released sets
+// refresh_interrupted.
 //
 // One statement does it (see claimDueSQL): the due ids are read through the
 // partial index connections_due and locked with FOR UPDATE SKIP LOCKED, so
@@ -121,7 +134,7 @@ func claimDueSQL(byProvider bool) string {
 	if byProvider {
 		filter = ` AND (provider || '') = ANY($5::text[])`
 	}
-	return `UPDATE connections SET lease_owner = $1, lease_until = $2
+	return `UPDATE connections SET ` + claimTakeOver + `, lease_owner = $1, lease_until = $2
 	WHERE id = ANY(ARRAY(
 		SELECT id FROM connections
 		WHERE status = 'connected' AND next_refresh_at IS NOT NULL AND next_refresh_at <= $3

@@ -33,10 +33,10 @@ func (s *Store) saveConnection(ctx context.Context, w tokenkeeper.Write, also fu
 	c := w.Connection
 	args := append(saveValues(c), c.ID, c.Version)
 	q := `UPDATE connections SET ` + saveColumns + `, version = version + 1`
-	where := ` WHERE id = $20 AND version = $21`
+	where := ` WHERE id = $21 AND version = $22`
 	if w.LeaseOwner != "" {
 		q += `, lease_owner = NULL, lease_until = NULL`
-		where += ` AND lease_owner = $22`
+		where += ` AND lease_owner = $23`
 		args = append(args, w.LeaseOwner)
 	}
 	attempts := make([]tokenkeeper.RefreshAttempt, len(w.Attempts))

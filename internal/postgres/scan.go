@@ -15,17 +15,20 @@ const connectionColumns = `id, user_id, provider, account_id, scopes, status,
 	consecutive_failures, consecutive_transient_failures, last_refreshed_at,
 	last_error_class, last_error_code, last_error_http_status, last_error_message, last_error_at,
 	next_refresh_at, notice, version, lease_owner, lease_until,
-	access_token, refresh_token, created_at, updated_at`
+	access_token, refresh_token, created_at, updated_at, refresh_interrupted`
 
 // saveColumns are the columns SaveConnection writes, as assignments to
-// $1…$19: everything but the id, the user, the provider, the creation time,
+// $1…$20: everything but the id, the user, the provider, the creation time,
 // the version and the lease. saveValues returns their values.
+// refresh_interrupted is written as the connection says: writers that hold
+// the lease read it after taking the lease, and a relink clears it.
 const saveColumns = `account_id = $1, scopes = $2, status = $3,
 	expires_at = $4, refresh_token_expires_at = $5, lifetime_ms = $6,
 	consecutive_failures = $7, consecutive_transient_failures = $8, last_refreshed_at = $9,
 	last_error_class = $10, last_error_code = $11, last_error_http_status = $12,
 	last_error_message = $13, last_error_at = $14,
-	next_refresh_at = $15, notice = $16, access_token = $17, refresh_token = $18, updated_at = $19`
+	next_refresh_at = $15, notice = $16, access_token = $17, refresh_token = $18, updated_at = $19,
+	refresh_interrupted = $20`
 
 // saveValues returns c's values for saveColumns, in their order.
 func saveValues(c *tokenkeeper.Connection) []any {
@@ -44,7 +47,7 @@ func saveValues(c *tokenkeeper.Connection) []any {
 		leClass, leCode, leStatus, leMessage, leAt,
 		ts(c.NextRefreshAt), string(c.Notice),
 		bytesOrNil(c.SealedAccessToken), bytesOrNil(c.SealedRefreshToken),
-		ms(c.UpdatedAt),
+		ms(c.UpdatedAt), c.RefreshInterrupted,
 	}
 }
 
@@ -64,7 +67,7 @@ func scanConnection(row pgx.Row) (*tokenkeeper.Connection, error) {
 		&c.ConsecutiveFailures, &c.ConsecutiveTransientFailures, &refreshed,
 		&leClass, &leCode, &leStatus, &leMessage, &leAt,
 		&next, &notice, &c.Version, &leaseOwner, &leaseUntil,
-		&c.SealedAccessToken, &c.SealedRefreshToken, &created, &updated)
+		&c.SealedAccessToken, &c.SealedRefreshToken, &created, &updated, &c.RefreshInterrupted)
 	if err != nil {
 		return nil, mapError(err)
 	}

@@ -8,6 +8,33 @@ import (
 	"github.com/tokenkeeper/tokenkeeper"
 )
 
+// leaseFor returns the connection under this owner's refresh lease, for
+// req. A connection the scheduler claimed is leased already: reading it
+// confirms that the lease is still this owner's with at least half its
+// time left, which spares the write transaction of taking it again (a
+// refresh in this process between the claim and now, by a read, would have
+// released it with its save: then it is taken again). Otherwise, and for
+// every other request, it takes the lease.
+func (r *Refresher) leaseFor(ctx context.Context, id string, req request) (*tokenkeeper.Connection, error) {
+	var c *tokenkeeper.Connection
+	if req.claimed {
+		got, err := r.store.GetConnection(ctx, id)
+		if err == nil && got.LeaseOwner == r.owner && got.LeaseUntil.Sub(r.clock.Now()) >= r.leaseTTL/2 {
+			c = got
+		}
+	}
+	if c == nil {
+		var err error
+		if c, err = r.lease(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	if _, ok := r.unstored.LoadAndDelete(id); ok {
+		c.RefreshInterrupted = true
+	}
+	return c, nil
+}
+
 // lease takes the connection's refresh lease, waiting while another owner
 // (another replica) holds it, up to LeaseWait. Waiting uses real time: it is
 // a pause between database reads, not part of the refresh policy.

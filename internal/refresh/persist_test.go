@@ -33,7 +33,9 @@ func (s *failingSaves) SaveConnection(ctx context.Context, w tokenkeeper.Write) 
 // instead of dropping the only copy of the new token (the next refresh
 // would then replay the spent one, and reuse detection would revoke the
 // grant). A database that stays down longer than the lease loses the
-// write, and the refresh reports the error.
+// write, and the refresh reports the error; it leaves its lease to expire,
+// so the next refresh takes it over, and when the provider then rejects
+// the spent token the connection says that a refresh was interrupted.
 func TestRotatedTokensSurviveFailedWrites(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -41,9 +43,13 @@ func TestRotatedTokensSurviveFailedWrites(t *testing.T) {
 		failures int32
 		leaseTTL time.Duration
 		stored   bool
+		// sameProcess: the refresh after a lost write runs in the process
+		// that lost it (else in another one).
+		sameProcess bool
 	}{
-		{"a few failed writes", 3, time.Minute, true},
-		{"down for longer than the lease", 1000, 300 * time.Millisecond, false},
+		{"a few failed writes", 3, time.Minute, true, false},
+		{"down for longer than the lease", 1000, 300 * time.Millisecond, false, false},
+		{"down for longer than the lease, same process again", 1000, 300 * time.Millisecond, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,8 +70,26 @@ func TestRotatedTokensSurviveFailedWrites(t *testing.T) {
 				t.Fatalf("Refresh: %v, want stored=%v", err, tt.stored)
 			}
 			if !tt.stored {
-				if got := f.get(c.ID); got.Version != c.Version {
-					t.Fatalf("version %d after a lost write, want %d", got.Version, c.Version)
+				got := f.get(c.ID)
+				if got.Version != c.Version || got.LeaseOwner != r.Owner() {
+					t.Fatalf("version %d, lease %q after a lost write; want %d, %s", got.Version, got.LeaseOwner, c.Version, r.Owner())
+				}
+				time.Sleep(time.Until(got.LeaseUntil.Add(10 * time.Millisecond)))
+				store.failures.Store(0)
+				next := f.keeper
+				if tt.sameProcess {
+					next = r
+				}
+				_, err := next.Refresh(t.Context(), c.ID, tokenkeeper.TriggerManual, "")
+				if tokenkeeper.ErrorCode(err) != tokenkeeper.CodeNeedsReauth {
+					t.Fatalf("refresh with the spent token: %v, want %s", err, tokenkeeper.CodeNeedsReauth)
+				}
+				got = f.get(c.ID)
+				if got.Status != tokenkeeper.StatusNeedsReauth || got.LastError == nil || got.LastError.Code != tokenkeeper.CodeRefreshInterrupted {
+					t.Fatalf("status %s, last error %+v; want needs_reauth, %s", got.Status, got.LastError, tokenkeeper.CodeRefreshInterrupted)
+				}
+				if f.provider.Reuses() != 1 {
+					t.Fatalf("reuses %d, want 1", f.provider.Reuses())
 				}
 				return
 			}

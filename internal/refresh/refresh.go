@@ -16,6 +16,8 @@ type request struct {
 	trigger     tokenkeeper.Trigger
 	minValidity time.Duration
 	rejected    tokenkeeper.Secret
+	// claimed: the scheduler has leased the connection to this owner.
+	claimed bool
 }
 
 // result is what a refresh hands to its callers: the connection as stored,
@@ -41,12 +43,11 @@ func (r *Refresher) Refresh(ctx context.Context, id string, trigger tokenkeeper.
 	return res.conn, err
 }
 
-// RefreshClaimed refreshes a connection the scheduler has claimed (its lease
-// is already held by this refresher's owner, and the lease is re-entrant).
-// With TriggerScheduler it refreshes only when the connection is still due;
-// with TriggerSweep always.
+// RefreshClaimed refreshes a connection the scheduler has claimed: its
+// lease is already held by this refresher's owner. With TriggerScheduler it
+// refreshes only when the connection is still due; with TriggerSweep always.
 func (r *Refresher) RefreshClaimed(ctx context.Context, id string, trigger tokenkeeper.Trigger) (*tokenkeeper.Connection, error) {
-	res, err := r.shared(ctx, id, request{trigger: trigger})
+	res, err := r.shared(ctx, id, request{trigger: trigger, claimed: true})
 	return res.conn, err
 }
 
@@ -70,13 +71,24 @@ func (r *Refresher) shared(ctx context.Context, id string, req request) (result,
 
 // refreshOnce is one refresh under the lease: check, call, classify, commit.
 func (r *Refresher) refreshOnce(ctx context.Context, id string, req request) (result, error) {
-	c, err := r.lease(ctx, id)
+	c, err := r.leaseFor(ctx, id, req)
 	if err != nil {
 		return result{}, err
 	}
-	saved := false
+	// saved: the refresh's outcome is stored and the lease released with
+	// it. asked: the provider was sent the refresh token. When it was and
+	// its answer could not be stored, the lease is left to expire: whoever
+	// takes it over then learns that a refresh was interrupted (the store
+	// marks the connection; this process remembers it in r.unstored), which
+	// names the cause if the provider has spent the token.
+	saved, asked := false, false
 	defer func() {
-		if !saved {
+		switch {
+		case saved:
+		case asked:
+			r.unstored.Store(id, struct{}{})
+			r.log.Warn("refresh outcome not stored: leaving the lease to expire", "connection_id", id)
+		default:
 			if err := r.store.ReleaseLease(context.WithoutCancel(ctx), id, r.owner); err != nil {
 				r.log.Warn("release refresh lease", "connection_id", id, "err", err)
 			}
@@ -130,6 +142,7 @@ func (r *Refresher) refreshOnce(ctx context.Context, id string, req request) (re
 	}
 
 	o, attempts, deferredUntil, deferred := r.attempt(ctx, c, prov, req.trigger, refreshTok, access)
+	asked = len(attempts) > 0
 	now = r.clock.Now()
 	if deferred {
 		n := r.policy.Defer(c, deferredUntil, now)

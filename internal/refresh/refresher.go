@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -100,6 +101,11 @@ type Refresher struct {
 	onAttempt                      func(string, tokenkeeper.RefreshAttempt)
 
 	flight singleflight.Group
+	// unstored holds the ids of connections whose refresh reached the
+	// provider but whose outcome could not be stored, until this process
+	// leases them again. The store marks a lease taken over from another
+	// owner; a lease this owner takes again is marked from here.
+	unstored sync.Map
 }
 
 var _ tokenkeeper.Keeper = (*Refresher)(nil)

@@ -48,11 +48,17 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *tokenkeeper.APIKey) error {
 	return nil
 }
 
+// apiKeyByHashQuery selects GetAPIKeyByHash's answer.
+const apiKeyByHashQuery = `SELECT ` + apiKeyColumns + ` FROM api_keys WHERE hash = ? AND revoked_at IS NULL`
+
 // GetAPIKeyByHash returns the unrevoked key with this hash, or an error
 // wrapping tokenkeeper.ErrNotFound.
 func (s *Store) GetAPIKeyByHash(ctx context.Context, hash []byte) (*tokenkeeper.APIKey, error) {
-	k, err := scanAPIKey(s.r.QueryRowContext(ctx,
-		`SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = ? AND revoked_at IS NULL`, hash))
+	rs, err := s.reads.get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get api key by hash: %w", err)
+	}
+	k, err := scanAPIKey(rs.getAPIKeyByHash.QueryRowContext(ctx, hash))
 	if err != nil {
 		return nil, fmt.Errorf("get api key by hash: %w", err)
 	}

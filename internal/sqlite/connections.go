@@ -24,12 +24,16 @@ func (s *Store) CreateConnection(ctx context.Context, c *tokenkeeper.Connection,
 	if err != nil {
 		return fmt.Errorf("create connection %s: %w", c.ID, err)
 	}
+	ws, err := s.writes.get(ctx)
+	if err != nil {
+		return fmt.Errorf("create connection %s: %w", c.ID, err)
+	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		q := `INSERT INTO connections (` + connColumns + `) VALUES (` + connPlaceholders + `)`
 		if _, err := tx.ExecContext(ctx, q, vals...); err != nil {
 			return mapErr(err)
 		}
-		return insertEvents(ctx, tx, events)
+		return insertEvents(ctx, tx, ws, events)
 	})
 	if err != nil {
 		return fmt.Errorf("create connection %s: %w", c.ID, err)
@@ -38,11 +42,17 @@ func (s *Store) CreateConnection(ctx context.Context, c *tokenkeeper.Connection,
 	return nil
 }
 
+// getConnectionQuery selects GetConnection's answer.
+const getConnectionQuery = `SELECT ` + connColumns + ` FROM connections WHERE id = ?`
+
 // GetConnection returns the connection with its sealed tokens, or an error
 // wrapping tokenkeeper.ErrNotFound.
 func (s *Store) GetConnection(ctx context.Context, id string) (*tokenkeeper.Connection, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT `+connColumns+` FROM connections WHERE id = ?`, id)
-	c, err := scanConnection(row)
+	rs, err := s.reads.get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get connection %s: %w", id, err)
+	}
+	c, err := scanConnection(rs.getConnection.QueryRowContext(ctx, id))
 	if err != nil {
 		return nil, fmt.Errorf("get connection %s: %w", id, err)
 	}
@@ -125,7 +135,12 @@ type queryer interface {
 
 // queryConnections runs a query selecting connColumns.
 func queryConnections(ctx context.Context, db queryer, q string, args ...any) ([]*tokenkeeper.Connection, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
+	return scanConnections(db.QueryContext(ctx, q, args...))
+}
+
+// scanConnections reads the rows of a query selecting connColumns, or
+// returns the query's error.
+func scanConnections(rows *sql.Rows, err error) ([]*tokenkeeper.Connection, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}

@@ -58,7 +58,11 @@ func (s *Store) AddAttempts(ctx context.Context, attempts []tokenkeeper.RefreshA
 	if len(attempts) == 0 {
 		return nil
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error { return insertAttempts(ctx, tx, attempts) })
+	ws, err := s.writes.get(ctx)
+	if err != nil {
+		return fmt.Errorf("add attempts: %w", err)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error { return insertAttempts(ctx, tx, ws, attempts) })
 	if err != nil {
 		return fmt.Errorf("add attempts: %w", err)
 	}

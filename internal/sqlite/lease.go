@@ -16,21 +16,37 @@ import (
 // A lease is held through its `until` instant and free strictly after it:
 // lease_until < now means expired.
 
+// takeOver is the assignment that records, when a lease changes hands
+// without having been released (its holder was killed or stalled), that a
+// refresh may have been interrupted. Its one parameter is the new owner.
+// Every assignment of an UPDATE reads the row as it was before it.
+const takeOver = `refresh_interrupted = CASE WHEN lease_owner IS NOT NULL AND lease_owner <> ? THEN 1 ELSE refresh_interrupted END`
+
+// acquireLeaseQuery is AcquireLease's UPDATE; its parameters are owner (for
+// takeOver), owner, until, id, now and owner.
+const acquireLeaseQuery = `UPDATE connections SET ` + takeOver + `, lease_owner = ?, lease_until = ?
+			WHERE id = ? AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < ? OR lease_owner = ?)
+			RETURNING ` + connColumns
+
 // AcquireLease takes the refresh lease of connection id for owner until
 // `until` when it is free, expired at now, or already owner's (then it is
 // moved to `until`), and returns the connection with the new lease. The
 // version does not change. When another owner holds it, it returns the
 // stored connection (so the caller sees LeaseOwner and LeaseUntil) together
 // with an error wrapping tokenkeeper.ErrLeaseHeld; for an unknown id an
-// error wrapping tokenkeeper.ErrNotFound.
+// error wrapping tokenkeeper.ErrNotFound. Taking over another owner's
+// expired lease sets refresh_interrupted (see takeOver).
 func (s *Store) AcquireLease(ctx context.Context, id, owner string, now, until time.Time) (*tokenkeeper.Connection, error) {
 	var c *tokenkeeper.Connection
 	var held bool
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	ws, err := s.writes.get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("acquire lease of %s: %w", id, err)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		c, err = scanConnection(tx.QueryRowContext(ctx, `UPDATE connections SET lease_owner = ?, lease_until = ?
-			WHERE id = ? AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < ? OR lease_owner = ?)
-			RETURNING `+connColumns, owner, until.UnixMilli(), id, now.UnixMilli(), owner))
+		c, err = scanConnection(tx.StmtContext(ctx, ws.acquireLease).QueryRowContext(ctx,
+			owner, owner, until.UnixMilli(), id, now.UnixMilli(), owner))
 		if !errors.Is(err, tokenkeeper.ErrNotFound) {
 			return err
 		}
@@ -48,12 +64,20 @@ func (s *Store) AcquireLease(ctx context.Context, id, owner string, now, until t
 	return c, nil
 }
 
+// releaseLeaseQuery is ReleaseLease's UPDATE; its parameters are id and
+// owner.
+const releaseLeaseQuery = `UPDATE connections SET lease_owner = NULL, lease_until = NULL
+			WHERE id = ? AND lease_owner = ?`
+
 // ReleaseLease frees the lease of connection id if owner holds it (expired
 // or not); otherwise, and for an unknown id, it does nothing.
 func (s *Store) ReleaseLease(ctx context.Context, id, owner string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE connections SET lease_owner = NULL, lease_until = NULL
-			WHERE id = ? AND lease_owner = ?`, id, owner)
+	ws, err := s.writes.get(ctx)
+	if err != nil {
+		return fmt.Errorf("release lease of %s: %w", id, err)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.StmtContext(ctx, ws.releaseLease).ExecContext(ctx, id, owner)
 		return mapErr(err)
 	})
 	if err != nil {
@@ -66,7 +90,8 @@ func (s *Store) ReleaseLease(ctx context.Context, id, owner string) error {
 // whose next_refresh_at is at or before now and whose lease is free or
 // expired (lease_until < now), earliest next_refresh_at first, restricted to
 // providers when that is not empty. It returns them ordered by
-// next_refresh_at, then id; nothing when limit <= 0.
+// next_refresh_at, then id; nothing when limit <= 0. Claiming a row whose
+// expired lease another owner never released sets refresh_interrupted.
 //
 // It is one UPDATE in one IMMEDIATE transaction, so concurrent claimers (in
 // this process or another on the same file) never get the same row. The
@@ -80,10 +105,19 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now, until time.Time
 		return nil, nil
 	}
 	q, args := claimQuery(owner, now, until, limit, providers)
+	ws, err := s.writes.get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("claim due connections: %w", err)
+	}
 	var cs []*tokenkeeper.Connection
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		cs, err = queryConnections(ctx, tx, q, args...)
+		if len(providers) == 0 {
+			cs, err = scanConnections(tx.StmtContext(ctx, ws.claimDue).QueryContext(ctx, args...))
+		} else {
+			// The filter's length varies with the providers: not prepared.
+			cs, err = queryConnections(ctx, tx, q, args...)
+		}
 		return err
 	})
 	if err != nil {
@@ -96,24 +130,33 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now, until time.Time
 	return cs, nil
 }
 
-// claimQuery returns ClaimDue's statement and arguments.
+// claimQuery returns ClaimDue's statement and arguments. Without providers
+// the statement is claimAllQuery, which the store prepares.
 func claimQuery(owner string, now, until time.Time, limit int, providers []string) (string, []any) {
-	args := []any{owner, until.UnixMilli(), now.UnixMilli(), now.UnixMilli()}
-	var filter string
+	args := []any{owner, owner, until.UnixMilli(), now.UnixMilli(), now.UnixMilli()}
+	q := claimAllQuery
 	if len(providers) > 0 {
-		filter = ` AND provider IN (?` + strings.Repeat(`, ?`, len(providers)-1) + `)`
+		q = claimSQL(` AND provider IN (?` + strings.Repeat(`, ?`, len(providers)-1) + `)`)
 		for _, p := range providers {
 			args = append(args, p)
 		}
 	}
-	args = append(args, limit)
-	return `UPDATE connections SET lease_owner = ?, lease_until = ?
+	return q, append(args, limit)
+}
+
+// claimAllQuery is ClaimDue's statement without a provider filter.
+var claimAllQuery = claimSQL("")
+
+// claimSQL returns ClaimDue's statement with filter, a condition on the
+// candidate rows whose parameters come between now and the limit.
+func claimSQL(filter string) string {
+	return `UPDATE connections SET ` + takeOver + `, lease_owner = ?, lease_until = ?
 		WHERE rowid IN (
 			SELECT rowid FROM connections INDEXED BY connections_due
 			WHERE status = 'connected' AND next_refresh_at IS NOT NULL AND next_refresh_at <= ?
 				AND (lease_until IS NULL OR lease_until < ?)` + filter + `
 			ORDER BY next_refresh_at LIMIT ?)
-		RETURNING ` + connColumns, args
+		RETURNING ` + connColumns
 }
 
 // nextDueQuery selects NextDue's answer.
@@ -127,8 +170,12 @@ const nextDueQuery = `SELECT next_refresh_at FROM connections INDEXED BY connect
 // scheduler's poll finds such rows), and false when there is none. It reads
 // the partial index connections_due.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	rs, err := s.reads.get(ctx)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read next due time: %w", err)
+	}
 	var next sql.NullInt64
-	err := mapErr(s.r.QueryRowContext(ctx, nextDueQuery).Scan(&next))
+	err = mapErr(rs.nextDue.QueryRowContext(ctx).Scan(&next))
 	switch {
 	case errors.Is(err, tokenkeeper.ErrNotFound):
 		return time.Time{}, false, nil

@@ -12,11 +12,13 @@ import (
 
 // saveColumns are the columns SaveConnection writes: everything but the id,
 // the user, the provider, the creation time, the version and the lease.
+// refresh_interrupted is written as the connection says: writers that hold
+// the lease read it after taking the lease, and a relink clears it.
 const saveColumns = `account_id = ?, scopes = ?, status = ?,
 	expires_at = ?, refresh_token_expires_at = ?, lifetime_ms = ?,
 	consecutive_failures = ?, consecutive_transient_failures = ?, last_refreshed_at = ?,
 	last_error_class = ?, last_error_code = ?, last_error_http_status = ?, last_error_message = ?, last_error_at = ?,
-	next_refresh_at = ?, notice = ?, access_token = ?, refresh_token = ?, updated_at = ?`
+	next_refresh_at = ?, notice = ?, access_token = ?, refresh_token = ?, updated_at = ?, refresh_interrupted = ?`
 
 // SaveConnection writes w.Connection, then w.Attempts and w.Events, in one
 // transaction. The update applies only when the stored version equals
@@ -43,18 +45,18 @@ func (s *Store) saveConnection(ctx context.Context, w tokenkeeper.Write, also fu
 	if err != nil {
 		return fmt.Errorf("save connection %s: %w", c.ID, err)
 	}
-	q := `UPDATE connections SET ` + saveColumns + `, version = version + 1`
-	if w.LeaseOwner != "" {
-		q += `, lease_owner = NULL, lease_until = NULL`
+	ws, err := s.writes.get(ctx)
+	if err != nil {
+		return fmt.Errorf("save connection %s: %w", c.ID, err)
 	}
-	q += ` WHERE id = ? AND version = ?`
+	update := ws.save
 	vals = append(vals, c.ID, c.Version)
 	if w.LeaseOwner != "" {
-		q += ` AND lease_owner = ?`
+		update = ws.saveLeased
 		vals = append(vals, w.LeaseOwner)
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, q, vals...)
+		res, err := tx.StmtContext(ctx, update).ExecContext(ctx, vals...)
 		if err != nil {
 			return mapErr(err)
 		}
@@ -70,10 +72,10 @@ func (s *Store) saveConnection(ctx context.Context, w tokenkeeper.Write, also fu
 			}
 			attempts[i] = a
 		}
-		if err := insertAttempts(ctx, tx, attempts); err != nil {
+		if err := insertAttempts(ctx, tx, ws, attempts); err != nil {
 			return err
 		}
-		if err := insertEvents(ctx, tx, w.Events); err != nil {
+		if err := insertEvents(ctx, tx, ws, w.Events); err != nil {
 			return err
 		}
 		if also != nil {
@@ -91,6 +93,21 @@ func (s *Store) saveConnection(ctx context.Context, w tokenkeeper.Write, also fu
 	return nil
 }
 
+// saveQuery returns SaveConnection's UPDATE. Its parameters are those of
+// saveColumns, then the id and the expected version, then with leased the
+// lease owner, whose lease it releases.
+func saveQuery(leased bool) string {
+	q := `UPDATE connections SET ` + saveColumns + `, version = version + 1`
+	if leased {
+		q += `, lease_owner = NULL, lease_until = NULL`
+	}
+	q += ` WHERE id = ? AND version = ?`
+	if leased {
+		q += ` AND lease_owner = ?`
+	}
+	return q
+}
+
 // saveValues returns c's values for saveColumns.
 func saveValues(c *tokenkeeper.Connection) ([]any, error) {
 	scopes, err := encodeStrings(c.Scopes)
@@ -102,20 +119,19 @@ func saveValues(c *tokenkeeper.Connection) ([]any, error) {
 		c.ConsecutiveFailures, c.ConsecutiveTransientFailures, millis(c.LastRefreshedAt)}
 	vals = append(vals, lastErrorValues(c.LastError)...)
 	return append(vals, millis(c.NextRefreshAt), string(c.Notice),
-		blob(c.SealedAccessToken), blob(c.SealedRefreshToken), c.UpdatedAt.UnixMilli()), nil
+		blob(c.SealedAccessToken), blob(c.SealedRefreshToken), c.UpdatedAt.UnixMilli(), c.RefreshInterrupted), nil
 }
 
-// insertAttempts appends refresh history rows.
-func insertAttempts(ctx context.Context, tx *sql.Tx, attempts []tokenkeeper.RefreshAttempt) error {
+// insertAttemptQuery inserts one refresh history row.
+const insertAttemptQuery = `INSERT INTO refresh_attempts
+		(connection_id, at, "trigger", class, code, http_status, duration_ms, rotated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// insertAttempts appends refresh history rows in tx.
+func insertAttempts(ctx context.Context, tx *sql.Tx, ws *writeStmts, attempts []tokenkeeper.RefreshAttempt) error {
 	if len(attempts) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO refresh_attempts
-		(connection_id, at, "trigger", class, code, http_status, duration_ms, rotated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("insert attempts: %w", mapErr(err))
-	}
-	defer stmt.Close()
+	stmt := tx.StmtContext(ctx, ws.insertAttempt)
 	for _, a := range attempts {
 		_, err := stmt.ExecContext(ctx, a.ConnectionID, a.At.UnixMilli(), string(a.Trigger), string(a.Class),
 			a.Code, a.HTTPStatus, a.Duration.Milliseconds(), a.Rotated)
@@ -126,18 +142,17 @@ func insertAttempts(ctx context.Context, tx *sql.Tx, attempts []tokenkeeper.Refr
 	return nil
 }
 
-// insertEvents appends outbox events. The payload is the whole event, its
-// time truncated to the millisecond like every stored time.
-func insertEvents(ctx context.Context, tx *sql.Tx, events []tokenkeeper.Event) error {
+// insertEventQuery inserts one outbox event.
+const insertEventQuery = `INSERT INTO events
+		(id, type, occurred_at, connection_id, payload) VALUES (?, ?, ?, ?, ?)`
+
+// insertEvents appends outbox events in tx. The payload is the whole event,
+// its time truncated to the millisecond like every stored time.
+func insertEvents(ctx context.Context, tx *sql.Tx, ws *writeStmts, events []tokenkeeper.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO events
-		(id, type, occurred_at, connection_id, payload) VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("insert events: %w", mapErr(err))
-	}
-	defer stmt.Close()
+	stmt := tx.StmtContext(ctx, ws.insertEvent)
 	for _, e := range events {
 		e.OccurredAt = truncate(e.OccurredAt)
 		payload, err := json.Marshal(e)

@@ -16,10 +16,10 @@ const connColumns = `id, user_id, provider, account_id, scopes, status,
 	consecutive_failures, consecutive_transient_failures, last_refreshed_at,
 	last_error_class, last_error_code, last_error_http_status, last_error_message, last_error_at,
 	next_refresh_at, notice, version, lease_owner, lease_until,
-	access_token, refresh_token, created_at, updated_at`
+	access_token, refresh_token, created_at, updated_at, refresh_interrupted`
 
 // connPlaceholders has one ? per column of connColumns.
-const connPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+const connPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -40,7 +40,7 @@ func scanConnection(sc scanner) (*tokenkeeper.Connection, error) {
 		&c.ConsecutiveFailures, &c.ConsecutiveTransientFailures, &lastRefreshed,
 		&errClass, &errCode, &errHTTP, &errMessage, &errAt,
 		&next, &c.Notice, &c.Version, &owner, &until,
-		&c.SealedAccessToken, &c.SealedRefreshToken, &created, &updated)
+		&c.SealedAccessToken, &c.SealedRefreshToken, &created, &updated, &c.RefreshInterrupted)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -82,6 +82,7 @@ func connValues(c *tokenkeeper.Connection, version int64) ([]any, error) {
 	return append(vals, millis(c.NextRefreshAt), string(c.Notice), version,
 		nullString(c.LeaseOwner), millis(c.LeaseUntil),
 		blob(c.SealedAccessToken), blob(c.SealedRefreshToken), c.CreatedAt.UnixMilli(), c.UpdatedAt.UnixMilli(),
+		c.RefreshInterrupted,
 	), nil
 }
 

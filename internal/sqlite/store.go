@@ -44,6 +44,8 @@ type Options struct {
 type Store struct {
 	w       *sql.DB // the single writer connection
 	r       *sql.DB // read-only connections
+	reads   *stmtSet[readStmts]
+	writes  *stmtSet[writeStmts]
 	log     *slog.Logger
 	now     func() time.Time
 	migrate *goose.Provider
@@ -81,6 +83,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.w.Close()
 		return nil, fmt.Errorf("open sqlite readers: %w", mapErr(err))
 	}
+	s.reads = newStmtSet(s.r, prepareReads)
+	s.writes = newStmtSet(s.w, prepareWrites)
 	readers := max(4, runtime.GOMAXPROCS(0))
 	s.r.SetMaxOpenConns(readers)
 	s.r.SetMaxIdleConns(readers)
@@ -95,9 +99,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close closes both pools. The store must not be used afterwards.
+// Close closes the prepared statements and both pools. The store must not
+// be used afterwards.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.reads.close(), s.writes.close(), s.r.Close(), s.w.Close())
 }
 
 // Ping checks that the writer and a reader answer.
@@ -113,7 +118,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // write runs fn in one IMMEDIATE transaction on the writer connection and
 // commits when fn returns nil. fn must use only tx: the writer pool has one
-// connection, which tx holds.
+// connection, which tx holds. Prepared writer statements are obtained
+// (s.writes.get) before write and bound to tx with tx.StmtContext.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {

@@ -15,6 +15,8 @@ var leaseTests = map[string]func(*testing.T, OpenFunc){
 	"ReentrantExtends":   testAcquireReentrant,
 	"UnknownConnection":  testAcquireUnknown,
 	"ReleaseOnlyByOwner": testReleaseOnlyByOwner,
+	"TakeoverInterrupts": testTakeoverMarksInterrupted,
+	"ClaimTakeover":      testClaimTakeoverMarksInterrupted,
 }
 
 // acquire takes a lease that must be free.
@@ -142,5 +144,94 @@ func testReleaseOnlyByOwner(t *testing.T, open OpenFunc) {
 	f.acquire(c.ID, "b", f.now, until)
 	if err := f.s.ReleaseLease(t.Context(), tokenkeeper.NewID("conn_"), "a"); err != nil {
 		t.Errorf("ReleaseLease of an unknown connection = %v, want nil", err)
+	}
+}
+
+// interrupted reads a connection's RefreshInterrupted.
+func (f *fixture) interrupted(id string) bool {
+	f.t.Helper()
+	return f.get(id).RefreshInterrupted
+}
+
+func testTakeoverMarksInterrupted(t *testing.T, open OpenFunc) {
+	f := setup(t, open)
+	c := f.create()
+	until := f.now.Add(30 * time.Second)
+	if got := f.acquire(c.ID, "a", f.now, until); got.RefreshInterrupted {
+		t.Fatal("a free lease marked the refresh interrupted")
+	}
+	if got := f.acquire(c.ID, "a", f.now.Add(time.Second), until.Add(time.Second)); got.RefreshInterrupted {
+		t.Fatal("re-acquiring one's own lease marked the refresh interrupted")
+	}
+	// a never releases; b takes the expired lease over.
+	later := until.Add(2 * time.Second)
+	got := f.acquire(c.ID, "b", later, later.Add(time.Minute))
+	if !got.RefreshInterrupted || !f.interrupted(c.ID) {
+		t.Fatalf("taking over an unreleased lease: RefreshInterrupted = %v (stored %v), want true", got.RefreshInterrupted, f.interrupted(c.ID))
+	}
+	// It survives b re-acquiring, and b releasing without a save.
+	if got := f.acquire(c.ID, "b", later, later.Add(2*time.Minute)); !got.RefreshInterrupted {
+		t.Fatal("re-acquiring cleared RefreshInterrupted")
+	}
+	if err := f.s.ReleaseLease(t.Context(), c.ID, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if !f.interrupted(c.ID) {
+		t.Fatal("ReleaseLease cleared RefreshInterrupted")
+	}
+	// A lease taken after a release is not a takeover, and keeps the mark.
+	got = f.acquire(c.ID, "c", later, later.Add(time.Minute))
+	if !got.RefreshInterrupted {
+		t.Fatal("a free lease cleared RefreshInterrupted")
+	}
+	// The holder's save writes what the connection says.
+	got.RefreshInterrupted = false
+	if err := f.s.SaveConnection(t.Context(), tokenkeeper.Write{Connection: got, LeaseOwner: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	if f.interrupted(c.ID) {
+		t.Fatal("a save with RefreshInterrupted false left it set")
+	}
+	n := f.get(c.ID)
+	n.RefreshInterrupted = true
+	if err := f.s.SaveConnection(t.Context(), tokenkeeper.Write{Connection: n}); err != nil {
+		t.Fatal(err)
+	}
+	if !f.interrupted(c.ID) {
+		t.Fatal("a save with RefreshInterrupted true did not store it")
+	}
+	created := f.create(func(c *tokenkeeper.Connection) { c.RefreshInterrupted = true })
+	if !f.interrupted(created.ID) {
+		t.Fatal("CreateConnection dropped RefreshInterrupted")
+	}
+}
+
+func testClaimTakeoverMarksInterrupted(t *testing.T, open OpenFunc) {
+	f := setup(t, open)
+	due := withNext(f.now.Add(-time.Minute))
+	fresh := f.create(due)
+	released := f.create(due)
+	f.acquire(released.ID, "a", f.now.Add(-time.Hour), f.now.Add(-time.Minute))
+	if err := f.s.ReleaseLease(t.Context(), released.ID, "a"); err != nil {
+		t.Fatal(err)
+	}
+	crashed := f.create(due)
+	f.acquire(crashed.ID, "a", f.now.Add(-time.Hour), f.now.Add(-time.Second))
+	mine := f.create(due)
+	f.acquire(mine.ID, "me", f.now.Add(-time.Hour), f.now.Add(-time.Second))
+
+	got := map[string]bool{}
+	for _, c := range f.claim("me", f.now, f.now.Add(time.Minute), 10) {
+		got[c.ID] = c.RefreshInterrupted
+	}
+	want := map[string]bool{fresh.ID: false, released.ID: false, crashed.ID: true, mine.ID: false}
+	for id, w := range want {
+		g, ok := got[id]
+		if !ok {
+			t.Fatalf("%s was not claimed", id)
+		}
+		if g != w || f.interrupted(id) != w {
+			t.Errorf("%s: RefreshInterrupted = %v (stored %v), want %v", id, g, f.interrupted(id), w)
+		}
 	}
 }
