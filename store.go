@@ -84,6 +84,11 @@ type Store interface {
 
 	// PutUser creates or updates a user's notification settings and sealed e-mail.
 	PutUser(ctx context.Context, u *User) error
+	// ResealUserEmail replaces the user's sealed e-mail address by sealed if
+	// the stored one is still old, changing nothing but it and updated_at
+	// (now), and reports whether it did: key rotation never undoes a
+	// concurrent change of the address or the settings.
+	ResealUserEmail(ctx context.Context, id string, old, sealed []byte, now time.Time) (bool, error)
 	// GetUser returns a user, or ErrNotFound.
 	GetUser(ctx context.Context, id string) (*User, error)
 	// ListUsers returns users ordered by id, after the given id, at most limit

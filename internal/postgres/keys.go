@@ -118,6 +118,17 @@ func (s *Store) PutUser(ctx context.Context, u *tokenkeeper.User) error {
 	return nil
 }
 
+// ResealUserEmail replaces the user's sealed e-mail address by sealed if
+// the stored one is still old, and reports whether it did.
+func (s *Store) ResealUserEmail(ctx context.Context, id string, old, sealed []byte, now time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET email = $1, updated_at = $2 WHERE id = $3 AND email = $4`,
+		bytesOrNil(sealed), ts(now), id, old)
+	if err != nil {
+		return false, fmt.Errorf("re-encrypt e-mail of user %s: %w", id, mapError(err))
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 // GetUser returns a user, or an error wrapping tokenkeeper.ErrNotFound.
 func (s *Store) GetUser(ctx context.Context, id string) (*tokenkeeper.User, error) {
 	var u tokenkeeper.User

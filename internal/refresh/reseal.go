@@ -112,14 +112,23 @@ func (r *Refresher) resealUsers(ctx context.Context, ring ResealRing, batch int,
 				st.Broken++
 				continue
 			}
-			if u.SealedEmail, err = ring.Seal(plain, ad); err != nil {
+			sealed, err := ring.Seal(plain, ad)
+			if err != nil {
 				return err
 			}
-			u.UpdatedAt = r.clock.Now()
-			if err := r.store.PutUser(ctx, u); err != nil {
+			// A compare-and-set: an address or setting changed meanwhile
+			// is kept (and a new address is sealed with the primary key).
+			done, err := r.store.ResealUserEmail(ctx, u.ID, u.SealedEmail, sealed, r.clock.Now())
+			switch {
+			case err != nil:
 				return err
+			case done:
+				st.Users++
+			default:
+				if cur, err := r.store.GetUser(ctx, u.ID); err == nil && len(cur.SealedEmail) > 0 && ring.NeedsReseal(cur.SealedEmail) {
+					st.Busy++
+				}
 			}
-			st.Users++
 		}
 		if len(users) < max(batch, 1) {
 			return nil

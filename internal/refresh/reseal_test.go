@@ -22,6 +22,14 @@ type racingStore struct {
 	*sqlite.Store
 	beforeState      map[string]func() // by hex of the state's hash
 	beforeRevocation map[string]func() // by revocation id
+	beforeUser       map[string]func() // by user id
+}
+
+func (s *racingStore) ResealUserEmail(ctx context.Context, id string, old, sealed []byte, now time.Time) (bool, error) {
+	if hook := s.beforeUser[id]; hook != nil {
+		hook()
+	}
+	return s.Store.ResealUserEmail(ctx, id, old, sealed, now)
 }
 
 func (s *racingStore) ResealState(ctx context.Context, hash, old, sealed []byte) ([]byte, error) {
@@ -57,7 +65,7 @@ func setupReseal(t *testing.T) *resealFixture {
 		t.Fatal(err)
 	}
 	rf := &resealFixture{fixture: f, plain: map[string]string{},
-		store: &racingStore{Store: f.store, beforeState: map[string]func(){}, beforeRevocation: map[string]func(){}}}
+		store: &racingStore{Store: f.store, beforeState: map[string]func(){}, beforeRevocation: map[string]func(){}, beforeUser: map[string]func(){}}}
 	if rf.rotated, err = vault.NewRing(append([]vault.Key{newKey}, f.ring.Keys()...)...); err != nil {
 		t.Fatal(err)
 	}
@@ -349,4 +357,68 @@ func TestResealEveryKind(t *testing.T) {
 	if st, err = f.keeper.Reseal(ctx, f.rotated, 1); err != nil || st != (ResealStats{}) {
 		t.Errorf("a second pass = %+v, %v; want nothing to do", st, err)
 	}
+}
+
+// TestResealKeepsUserChanges: a user's notification settings, or address,
+// changed between the rotation's read and its write are kept; a changed
+// address that is still sealed with the old key is counted busy.
+func TestResealKeepsUserChanges(t *testing.T) {
+	t.Parallel()
+	f := setupReseal(t)
+	ctx := t.Context()
+	put := func(u *tokenkeeper.User) {
+		t.Helper()
+		if err := f.store.PutUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settings := &tokenkeeper.User{ID: "settings", EmailEnabled: true, UpdatedAt: f.clock.Now()}
+	settings.SealedEmail = f.seal(f.ring, settings.ID, tokenkeeper.FieldUserEmail, "settings@example.com")
+	put(settings)
+	moved := &tokenkeeper.User{ID: "moved", EmailEnabled: true, UpdatedAt: f.clock.Now()}
+	moved.SealedEmail = f.seal(f.ring, moved.ID, tokenkeeper.FieldUserEmail, "moved@example.com")
+	put(moved)
+	// Between the rotation's read and its write: the first user turns
+	// e-mail off; the second gets a new address, sealed by a process that
+	// does not have the new key yet.
+	f.store.beforeUser[settings.ID] = func() {
+		changed := *settings
+		changed.EmailEnabled = false
+		put(&changed)
+	}
+	f.store.beforeUser[moved.ID] = func() {
+		changed := *moved
+		changed.SealedEmail = f.seal(f.ring, moved.ID, tokenkeeper.FieldUserEmail, "new@example.com")
+		put(&changed)
+	}
+	st, err := f.keeper.Reseal(ctx, f.rotated, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Users != 1 || st.Busy != 1 {
+		t.Fatalf("Reseal = %+v, want 1 user re-encrypted and 1 busy", st)
+	}
+	got, err := f.store.GetUser(ctx, settings.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.EmailEnabled {
+		t.Error("the rotation undid the user's e-mail setting")
+	}
+	f.opensWith(f.retired, "the re-encrypted address", got.SealedEmail, settings.ID, tokenkeeper.FieldUserEmail)
+	if got, err = f.store.GetUser(ctx, moved.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.opensWith(f.ring, "the new address", got.SealedEmail, moved.ID, tokenkeeper.FieldUserEmail)
+
+	// The next pass re-encrypts the new address.
+	delete(f.store.beforeUser, moved.ID)
+	delete(f.store.beforeUser, settings.ID)
+	if st, err = f.keeper.Reseal(ctx, f.rotated, 10); err != nil || st.Users != 1 || st.Busy != 0 {
+		t.Fatalf("second pass = %+v, %v; want 1 user re-encrypted", st, err)
+	}
+	if got, err = f.store.GetUser(ctx, moved.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.opensWith(f.retired, "the new address", got.SealedEmail, moved.ID, tokenkeeper.FieldUserEmail)
 }

@@ -14,6 +14,7 @@ var accountTests = map[string]func(*testing.T, OpenFunc){
 	"APIKeyTouch":     testAPIKeyTouch,
 	"APIKeyList":      testAPIKeyList,
 	"Users":           testUsers,
+	"UserReseal":      testUserResealEmail,
 }
 
 func newAPIKey(name string, createdAt time.Time, scopes ...tokenkeeper.Scope) *tokenkeeper.APIKey {
@@ -151,5 +152,45 @@ func testUsers(t *testing.T, open OpenFunc) {
 	equal(t, "users after user-1", []*tokenkeeper.User{other}, page)
 	if rest, err := f.s.ListUsers(t.Context(), "user-2", 10); err != nil || len(rest) != 0 {
 		t.Fatalf("ListUsers past the end: %d users, %v", len(rest), err)
+	}
+}
+
+func testUserResealEmail(t *testing.T, open OpenFunc) {
+	f := setup(t, open)
+	old := OpaqueBytes(60)
+	u := &tokenkeeper.User{ID: "user-1", SealedEmail: old, EmailEnabled: true, UpdatedAt: f.now}
+	if err := f.s.PutUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	// The settings change after rotation read the user: rotation keeps them.
+	changed := *u
+	changed.EmailEnabled, changed.Digest = false, true
+	if err := f.s.PutUser(t.Context(), &changed); err != nil {
+		t.Fatal(err)
+	}
+	resealed := OpaqueBytes(61)
+	later := f.now.Add(time.Minute)
+	done, err := f.s.ResealUserEmail(t.Context(), u.ID, old, resealed, later)
+	if err != nil || !done {
+		t.Fatalf("ResealUserEmail = %v, %v; want true", done, err)
+	}
+	got, err := f.s.GetUser(t.Context(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := changed
+	want.SealedEmail, want.UpdatedAt = resealed, later
+	equal(t, "re-encrypted user", &want, got)
+
+	// A stale old value (the address changed meanwhile) changes nothing.
+	done, err = f.s.ResealUserEmail(t.Context(), u.ID, old, OpaqueBytes(62), later.Add(time.Minute))
+	if err != nil || done {
+		t.Fatalf("ResealUserEmail with a stale value = %v, %v; want false", done, err)
+	}
+	if got, _ := f.s.GetUser(t.Context(), u.ID); got == nil || string(got.SealedEmail) != string(resealed) {
+		t.Fatal("a stale compare-and-set replaced the address")
+	}
+	if done, err := f.s.ResealUserEmail(t.Context(), "nobody", old, resealed, later); err != nil || done {
+		t.Fatalf("ResealUserEmail(unknown) = %v, %v; want false, nil", done, err)
 	}
 }
