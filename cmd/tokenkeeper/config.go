@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tokenkeeper/tokenkeeper"
+	"github.com/tokenkeeper/tokenkeeper/internal/retention"
 )
 
 // Config is every setting of tokenkeeper. Each field's koanf key is also its
@@ -36,6 +37,11 @@ type Config struct {
 	MaxResponse    int64         `koanf:"max_response_bytes"`
 	LeaseTTL       time.Duration `koanf:"lease_ttl"`
 	ShutdownGrace  time.Duration `koanf:"shutdown_grace"`
+
+	// HistoryRetention is how long refresh attempts, dispatched events,
+	// finished deliveries and in-app notifications are kept (serve.go,
+	// docs/config.md "Storage and keys"); 0 keeps them forever.
+	HistoryRetention time.Duration `koanf:"history_retention"`
 
 	WarnAfterPermanent   int           `koanf:"warn_after_permanent"`
 	ReauthAfterPermanent int           `koanf:"reauth_after_permanent"`
@@ -104,6 +110,7 @@ func defaultConfig() Config {
 		MaxResponse:          1 << 20,
 		LeaseTTL:             time.Minute,
 		ShutdownGrace:        20 * time.Second,
+		HistoryRetention:     retention.DefaultRetention,
 		WarnAfterPermanent:   p.WarnAfterPermanent,
 		ReauthAfterPermanent: p.ReauthAfterPermanent,
 		NoticeAfterTransient: p.NoticeAfterTransient,
@@ -214,6 +221,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("api_burst and api_ip_burst must be at least 1 while their rate limit is on")
 	case c.APIKeyCacheTTL < 0:
 		return fmt.Errorf("api_key_cache_ttl must not be negative (0 turns the API key cache off)")
+	case c.HistoryRetention < 0 || c.HistoryRetention > 0 && c.HistoryRetention < retention.MinRetention:
+		return fmt.Errorf("history_retention must be 0 (keep everything) or at least %s, not %s: the overview counts the last day's refresh attempts from their rows", retention.MinRetention, c.HistoryRetention)
 	}
 	if err := c.validateConnect(); err != nil {
 		return err

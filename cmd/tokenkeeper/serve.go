@@ -11,6 +11,7 @@ import (
 
 	"github.com/tokenkeeper/tokenkeeper/internal/httpapi"
 	"github.com/tokenkeeper/tokenkeeper/internal/refresh"
+	"github.com/tokenkeeper/tokenkeeper/internal/retention"
 )
 
 func serveCommand(e *env) *cobra.Command {
@@ -40,6 +41,7 @@ address it listens on.`,
 	f.Bool("scheduler", d.Scheduler, "run the refresh scheduler in this process (TOKENKEEPER_SCHEDULER)")
 	f.Int("workers", d.Workers, "refreshes in flight at once (TOKENKEEPER_WORKERS)")
 	f.Duration("api-key-cache-ttl", d.APIKeyCacheTTL, "reuse an authenticated API key this long without reading the database; a revocation applies within it; 0: off (TOKENKEEPER_API_KEY_CACHE_TTL)")
+	f.Duration("history-retention", d.HistoryRetention, "delete refresh attempts, dispatched events, finished deliveries and in-app notifications older than this, hourly; at least 24h, 0: keep forever (TOKENKEEPER_HISTORY_RETENTION)")
 	return cmd
 }
 
@@ -116,6 +118,11 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start the notifier: %w", err)
 	}
+	stopRetention, err := a.startRetention(ctx)
+	if err != nil {
+		stopNotifier()
+		return fmt.Errorf("start the history purge: %w", err)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -130,12 +137,38 @@ func (a *app) serve(ctx context.Context) error {
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shut down the HTTP server: %w", err)
 	}
+	stopRetention()
 	stopNotifier()
 	if sched != nil {
 		sched.Stop()
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// startRetention starts the hourly purge of history older than
+// history_retention (internal/retention), unless it is 0. The returned
+// function stops it; it is never nil.
+func (a *app) startRetention(ctx context.Context) (stop func(), err error) {
+	if a.cfg.HistoryRetention == 0 {
+		a.log.Info("history_retention is 0: refresh attempts, events, deliveries and notifications are kept forever")
+		return func() {}, nil
+	}
+	hs, ok := a.store.(retention.Store)
+	if !ok {
+		return nil, fmt.Errorf("the %s store cannot purge its history", a.cfg.databaseKind())
+	}
+	svc, err := retention.New(retention.Options{
+		Store: hs, Retention: a.cfg.HistoryRetention, Owner: refresh.NewOwner(),
+		Logger: a.log.With("component", "retention"), OnPurge: a.metrics.ObservePurge,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.Start(ctx); err != nil {
+		return nil, err
+	}
+	return svc.Stop, nil
 }
 
 // ready reports whether this replica can serve: the database answers and its

@@ -5,8 +5,9 @@
 // breakers, the notification outbox).
 //
 // Labels are bounded: provider (from the catalog), outcome, class, status,
-// route (the API's route patterns), within and channel. No metric carries a user id,
-// a connection id, a token or an e-mail address.
+// route (the API's route patterns), within, channel and table (the four
+// history tables). No metric carries a user id, a connection id, a token or
+// an e-mail address.
 package metrics
 
 import (
@@ -61,7 +62,11 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	http     *prometheus.CounterVec
 	httpDur  *prometheus.HistogramVec
+	purged   *prometheus.CounterVec
 }
+
+// The table label values of tokenkeeper_history_purged_rows_total.
+var purgeTables = []string{"refresh_attempts", "events", "deliveries", "notifications"}
 
 // New returns Metrics with every collector registered, or an error when
 // Options.Store is nil.
@@ -99,8 +104,15 @@ func New(o Options) (*Metrics, error) {
 			Help:    "HTTP API request durations by route pattern.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 15},
 		}, []string{"route"}),
+		purged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "history_purged_rows_total",
+			Help: "History rows deleted by this process's retention purges, by table (refresh_attempts, events, deliveries, notifications).",
+		}, []string{"table"}),
 	}
-	m.reg.MustRegister(m.attempts, m.latency, m.http, m.httpDur, newStateCollector(o))
+	for _, table := range purgeTables {
+		m.purged.WithLabelValues(table) // every table reports from the start, at 0
+	}
+	m.reg.MustRegister(m.attempts, m.latency, m.http, m.httpDur, m.purged, newStateCollector(o))
 	if !o.NoRuntime {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -127,6 +139,14 @@ func (m *Metrics) ObserveResponse(route string, status int, d time.Duration) {
 	}
 	m.http.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	m.httpDur.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// ObservePurge records the rows one history purge deleted (the retention
+// service's OnPurge hook).
+func (m *Metrics) ObservePurge(c tokenkeeper.PurgeCounts) {
+	for i, n := range []int64{c.Attempts, c.Events, c.Deliveries, c.Notifications} {
+		m.purged.WithLabelValues(purgeTables[i]).Add(float64(n))
+	}
 }
 
 // Registry returns the registry, for tests and for embedding programs that

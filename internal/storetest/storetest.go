@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) tokenkeeper.Store) {
 		{"History", historyTests},
 		{"Accounts", accountTests},
 		{"NamedLease", namedLeaseTests},
+		{"Retention", retentionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
