@@ -48,6 +48,10 @@ func TestEndToEndAgainstOIDCProvider(t *testing.T) {
 			key := env.apiKey("tokens:read,connections:write")
 			base := env.serve()
 			grant := as.Grant(t, client, oidctest.DefaultRedirectURI, "read", "write")
+			// Counted from before the import: serve's scheduler may refresh
+			// the expired token before the readers come; either way the
+			// provider must see exactly one refresh.
+			before := as.Stats(t)
 
 			var conn connectionResponse
 			status := call(t, "POST", base+"/v1/connections", key, map[string]any{
@@ -59,7 +63,6 @@ func TestEndToEndAgainstOIDCProvider(t *testing.T) {
 			if status != http.StatusCreated || conn.Status != "connected" {
 				t.Fatalf("import: %d %+v", status, conn)
 			}
-			before := as.Stats(t)
 
 			// 50 callers read the expired token at once: exactly one refresh.
 			var wg sync.WaitGroup

@@ -88,10 +88,17 @@ func TestServeNotifies(t *testing.T) {
 	if len(list.Notifications) != 1 || list.Notifications[0].Type != string(tokenkeeper.EventNeedsReauth) {
 		t.Errorf("in-app notifications: %+v", list.Notifications)
 	}
+	// The webhook arrives before its delivery is recorded as delivered:
+	// wait for the record.
 	var deliveries struct {
 		Deliveries []struct{ Channel, Status string }
 	}
-	call(t, "GET", base+"/v1/deliveries?status=delivered", admin, nil, &deliveries)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		call(t, "GET", base+"/v1/deliveries?status=delivered", admin, nil, &deliveries)
+		if len(deliveries.Deliveries) >= 3 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(deliveries.Deliveries) != 3 {
 		t.Errorf("delivered: %+v, want 2 webhooks and the e-mail", deliveries.Deliveries)
 	}
