@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/spf13/pflag"
 )
 
 // TestAPIKeyCacheTTLSetting: api_key_cache_ttl defaults to 5s and is read
@@ -22,13 +20,7 @@ func TestAPIKeyCacheTTLSetting(t *testing.T) {
 	}
 	load := func(vars map[string]string, args ...string) time.Duration {
 		t.Helper()
-		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-		addConfigFlags(fs)
-		fs.AddFlagSet(serveCommand(&env{}).Flags())
-		if err := fs.Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := loadConfig(fs, func(k string) string { return vars[k] })
+		cfg, err := loadServeConfig(t, vars, args...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/tokenkeeper/tokenkeeper"
 	"github.com/tokenkeeper/tokenkeeper/internal/testkit"
 )
@@ -206,4 +208,17 @@ func assertNoPlaintext(t *testing.T, dir, logs string, secrets ...string) {
 			}
 		}
 	}
+}
+
+// loadServeConfig loads the configuration serve would run with, given the
+// environment vars and serve's command-line args.
+func loadServeConfig(t *testing.T, vars map[string]string, args ...string) (Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	addConfigFlags(fs)
+	fs.AddFlagSet(serveCommand(&env{}).Flags())
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return loadConfig(fs, func(k string) string { return vars[k] })
 }

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/tokenkeeper/tokenkeeper"
 	"github.com/tokenkeeper/tokenkeeper/internal/sqlite"
 	"github.com/tokenkeeper/tokenkeeper/internal/storetest"
@@ -28,13 +26,7 @@ func TestHistoryRetentionSetting(t *testing.T) {
 	}
 	load := func(vars map[string]string, args ...string) (time.Duration, error) {
 		t.Helper()
-		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-		addConfigFlags(fs)
-		fs.AddFlagSet(serveCommand(&env{}).Flags())
-		if err := fs.Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := loadConfig(fs, func(k string) string { return vars[k] })
+		cfg, err := loadServeConfig(t, vars, args...)
 		return cfg.HistoryRetention, err
 	}
 	for _, tc := range []struct {
