@@ -90,20 +90,12 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (store, error)
 		}
 		return s, nil
 	}
-	s, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Logger: log, DefaultMaxConns: int32(cfg.poolSize())})
+	s, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL database: %w", err)
 	}
 	return s, nil
 }
-
-// poolSize is the PostgreSQL pool size used when the database URL does not
-// set pool_max_conns: half the refresh workers (a refresh holds a
-// connection only while a statement runs, never while it waits for the
-// provider), at least 8, plus 8 for the API and the other background work;
-// at most 25, so that three replicas stay below PostgreSQL's default
-// max_connections of 100.
-func (c Config) poolSize() int { return min(25, max(8, c.Workers/2)+8) }
 
 func (a *app) openKeeper(createKey bool) error {
 	sealer, ring, err := a.openRing(createKey)

@@ -16,7 +16,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,13 +34,9 @@ type Options struct {
 	// took); it never supplies a stored value, which always comes from the
 	// caller. nil means time.Now.
 	Now func() time.Time
-	// MaxConns caps the pool; 0 keeps the URL's pool_max_conns, else
-	// DefaultMaxConns, else pgx's default (max(4, CPUs)).
+	// MaxConns caps the pool; 0 keeps pgx's default or the URL's
+	// pool_max_conns.
 	MaxConns int32
-	// DefaultMaxConns caps the pool when neither MaxConns nor the URL's
-	// pool_max_conns does: serve sizes it to its workers, so that they do
-	// not queue for pgx's default of max(4, CPUs) connections.
-	DefaultMaxConns int32
 }
 
 // Store is tokenkeeper.Store on a pgx connection pool. It is safe for
@@ -62,11 +57,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		// basis, and the errors it wraps (net/url's) quote the whole URL.
 		return nil, fmt.Errorf("parse postgres url: %w", redactedError{err})
 	}
-	switch {
-	case opts.MaxConns > 0:
+	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
-	case opts.DefaultMaxConns > 0 && !strings.Contains(url, "pool_max_conns"):
-		cfg.MaxConns = opts.DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"errors"
-	"net/url"
 	"testing"
 
 	"github.com/tokenkeeper/tokenkeeper"
@@ -83,34 +82,5 @@ func TestSchemasIsolated(t *testing.T) {
 	}
 	if _, err := a.GetConnection(t.Context(), c.ID); err != nil {
 		t.Errorf("GetConnection in its own schema: %v", err)
-	}
-}
-
-// TestPoolSize: MaxConns wins; the URL's pool_max_conns wins over
-// DefaultMaxConns; DefaultMaxConns applies when neither sets the size.
-func TestPoolSize(t *testing.T) {
-	t.Parallel()
-	base := newSchema(t) // a URL with a query (search_path) or a keyword/value string
-	withPool := base + " pool_max_conns=3"
-	if u, err := url.Parse(base); err == nil && u.Scheme != "" {
-		q := u.Query()
-		q.Set("pool_max_conns", "3")
-		u.RawQuery = q.Encode()
-		withPool = u.String()
-	}
-	for _, tc := range []struct {
-		name string
-		url  string
-		opts Options
-		want int32
-	}{
-		{"default from the caller", base, Options{DefaultMaxConns: 21}, 21},
-		{"the URL over the default", withPool, Options{DefaultMaxConns: 21}, 3},
-		{"MaxConns over the URL", withPool, Options{MaxConns: 5, DefaultMaxConns: 21}, 5},
-	} {
-		s := open(t, tc.url, tc.opts)
-		if got := s.pool.Config().MaxConns; got != tc.want {
-			t.Errorf("%s: pool of %d, want %d", tc.name, got, tc.want)
-		}
 	}
 }
