@@ -50,6 +50,12 @@ type Store interface {
 	AcquireLease(ctx context.Context, id, owner string, now, until time.Time) (*Connection, error)
 	// ReleaseLease frees the lease if owner holds it; otherwise it does nothing.
 	ReleaseLease(ctx context.Context, id, owner string) error
+	// MarkRefreshInterrupted sets the connection's RefreshInterrupted if
+	// owner holds its lease (expired or not), changing nothing else, not even
+	// the version; otherwise it does nothing. A refresher calls it when the
+	// provider may have spent the refresh token but the outcome could not be
+	// stored.
+	MarkRefreshInterrupted(ctx context.Context, id, owner string) error
 	// ClaimDue leases up to limit connected connections whose next_refresh_at
 	// is at or before now and whose lease is free or expired, ordered by
 	// next_refresh_at, and returns them. Providers, when not empty, restricts

@@ -76,7 +76,7 @@ func (p Policy) Apply(c *Connection, prov *Provider, o Outcome, now time.Time, u
 		o = o.afterInterruptedRefresh()
 	}
 	switch {
-	case o.Class == ClassTransient && (o.HTTPStatus == 0 || o.HTTPStatus/100 == 2):
+	case o.Unsettled():
 		n.RefreshInterrupted = true
 	case o.Class == ClassSuccess:
 		n.RefreshInterrupted = false
@@ -155,6 +155,14 @@ func (p Policy) Apply(c *Connection, prov *Provider, o Outcome, now time.Time, u
 		emit(EventError)
 	}
 	return n, events
+}
+
+// Unsettled reports whether the provider may have accepted the refresh
+// without tokenkeeper getting its answer: a transient failure with no
+// answer (timeout, network error) or with a 2xx that could not be read.
+// A rotating provider may then have spent the refresh token.
+func (o Outcome) Unsettled() bool {
+	return o.Class == ClassTransient && (o.HTTPStatus == 0 || o.HTTPStatus/100 == 2)
 }
 
 // CodeRefreshInterrupted is the LastError code of a connection whose

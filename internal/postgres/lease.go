@@ -66,6 +66,17 @@ func (s *Store) AcquireLease(ctx context.Context, id, owner string, now, until t
 // between its update and its read.
 const acquireTries = 3
 
+// MarkRefreshInterrupted sets refresh_interrupted on connection id if owner
+// holds its lease (expired or not); otherwise, and for an unknown id, it
+// does nothing.
+func (s *Store) MarkRefreshInterrupted(ctx context.Context, id, owner string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE connections SET refresh_interrupted = TRUE WHERE id = $1 AND lease_owner = $2`, id, owner)
+	if err != nil {
+		return fmt.Errorf("mark the refresh of %s interrupted: %w", id, mapError(err))
+	}
+	return nil
+}
+
 // ReleaseLease frees the lease of connection id if owner holds it (expired
 // or not); otherwise, and for an unknown id, it does nothing.
 func (s *Store) ReleaseLease(ctx context.Context, id, owner string) error {

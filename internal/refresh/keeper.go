@@ -64,6 +64,7 @@ func (r *Refresher) Link(ctx context.Context, req tokenkeeper.LinkRequest) (*tok
 		if err != nil {
 			return nil, false, err
 		}
+		r.unstored.Delete(n.ID) // a new grant: an earlier refresh's fate no longer matters
 		r.onSchedule(n.NextRefreshAt)
 		return n, existing == nil, nil
 	}

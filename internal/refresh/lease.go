@@ -10,16 +10,19 @@ import (
 
 // leaseFor returns the connection under this owner's refresh lease, for
 // req. A connection the scheduler claimed is leased already: reading it
-// confirms that the lease is still this owner's with at least half its
-// time left, which spares the write transaction of taking it again (a
-// refresh in this process between the claim and now, by a read, would have
-// released it with its save: then it is taken again). Otherwise, and for
-// every other request, it takes the lease.
+// confirms that the lease is still this owner's with nearly all its time
+// left (the claim was a moment ago), which spares the write transaction of
+// taking it again (a refresh in this process between the claim and now, by
+// a read, would have released it with its save: then it is taken again).
+// Otherwise, and for every other request, it takes the lease.
+//
+// A connection whose interrupted refresh this process could not mark in
+// the store (r.unstored) is marked now, under the lease.
 func (r *Refresher) leaseFor(ctx context.Context, id string, req request) (*tokenkeeper.Connection, error) {
 	var c *tokenkeeper.Connection
 	if req.claimed {
 		got, err := r.store.GetConnection(ctx, id)
-		if err == nil && got.LeaseOwner == r.owner && got.LeaseUntil.Sub(r.clock.Now()) >= r.leaseTTL/2 {
+		if err == nil && got.LeaseOwner == r.owner && got.LeaseUntil.Sub(r.clock.Now()) >= r.leaseTTL*9/10 {
 			c = got
 		}
 	}
@@ -29,8 +32,11 @@ func (r *Refresher) leaseFor(ctx context.Context, id string, req request) (*toke
 			return nil, err
 		}
 	}
-	if _, ok := r.unstored.LoadAndDelete(id); ok {
+	if _, ok := r.unstored.Load(id); ok {
 		c.RefreshInterrupted = true
+		if err := r.store.MarkRefreshInterrupted(ctx, id, r.owner); err == nil {
+			r.unstored.Delete(id)
+		}
 	}
 	return c, nil
 }

@@ -3,6 +3,7 @@ package refresh
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 type failingSaves struct {
 	tokenkeeper.Store
 	failures atomic.Int32
+	markDown atomic.Bool
 }
 
 var errDatabaseDown = errors.New("too many clients already")
@@ -26,6 +28,14 @@ func (s *failingSaves) SaveConnection(ctx context.Context, w tokenkeeper.Write) 
 		return errDatabaseDown
 	}
 	return s.Store.SaveConnection(ctx, w)
+}
+
+// MarkRefreshInterrupted fails too while markDown is set.
+func (s *failingSaves) MarkRefreshInterrupted(ctx context.Context, id, owner string) error {
+	if s.markDown.Load() {
+		return errDatabaseDown
+	}
+	return s.Store.MarkRefreshInterrupted(ctx, id, owner)
 }
 
 // TestRotatedTokensSurviveFailedWrites: when the write of a rotated
@@ -103,6 +113,54 @@ func TestRotatedTokensSurviveFailedWrites(t *testing.T) {
 			}
 			if got := f.get(c.ID); got.Status != tokenkeeper.StatusConnected || got.LeaseOwner != "" {
 				t.Fatalf("status %s, lease %q", got.Status, got.LeaseOwner)
+			}
+		})
+	}
+}
+
+// TestInterruptedMarkOutlivesIdleRefreshes: after a refresh whose rotated
+// tokens could not be stored, refreshes that end without asking the
+// provider (here: a caller reporting a token that is not the stored one)
+// must not lose the mark, whether the store took the mark at once or, down
+// at the time, only at the next refresh; the refresh that then presents the
+// spent token reports refresh_interrupted.
+func TestInterruptedMarkOutlivesIdleRefreshes(t *testing.T) {
+	t.Parallel()
+	for _, markDown := range []bool{false, true} {
+		t.Run(fmt.Sprintf("mark refused at first: %v", markDown), func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, fixtureOptions{provider: providertest.Options{Rotate: true, ReuseDetection: true}})
+			c, _ := f.link("u1", time.Hour)
+			store := &failingSaves{Store: f.store}
+			r, err := New(Options{
+				Store: store, Sealer: f.ring, Catalog: f.catalog, LeaseTTL: 300 * time.Millisecond,
+				Client: oauth.New(oauth.Options{Timeout: 5 * time.Second}),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			store.failures.Store(1000)
+			store.markDown.Store(markDown)
+			if _, err := r.Refresh(t.Context(), c.ID, tokenkeeper.TriggerManual, ""); err == nil {
+				t.Fatal("the refresh stored its tokens through a database that was down")
+			}
+			if got := f.get(c.ID); got.RefreshInterrupted == markDown {
+				t.Fatalf("stored RefreshInterrupted = %v with the mark refused = %v", got.RefreshInterrupted, markDown)
+			}
+			store.failures.Store(0)
+			store.markDown.Store(false)
+			time.Sleep(time.Until(f.get(c.ID).LeaseUntil.Add(10 * time.Millisecond)))
+			if _, err := r.Refresh(t.Context(), c.ID, tokenkeeper.TriggerRejected, "not the stored token"); err != nil {
+				t.Fatalf("refresh for a token that is not the stored one: %v", err)
+			}
+			if got := f.get(c.ID); !got.RefreshInterrupted || got.LeaseOwner != "" {
+				t.Fatalf("after a refresh that did nothing: RefreshInterrupted %v, lease %q; want true, none", got.RefreshInterrupted, got.LeaseOwner)
+			}
+			if _, err := f.keeper.Refresh(t.Context(), c.ID, tokenkeeper.TriggerManual, ""); tokenkeeper.ErrorCode(err) != tokenkeeper.CodeNeedsReauth {
+				t.Fatalf("refresh with the spent token: %v", err)
+			}
+			if got := f.get(c.ID); got.LastError == nil || got.LastError.Code != tokenkeeper.CodeRefreshInterrupted {
+				t.Fatalf("last error %+v, want %s", got.LastError, tokenkeeper.CodeRefreshInterrupted)
 			}
 		})
 	}

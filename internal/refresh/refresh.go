@@ -76,17 +76,21 @@ func (r *Refresher) refreshOnce(ctx context.Context, id string, req request) (re
 		return result{}, err
 	}
 	// saved: the refresh's outcome is stored and the lease released with
-	// it. asked: the provider was sent the refresh token. When it was and
-	// its answer could not be stored, the lease is left to expire: whoever
-	// takes it over then learns that a refresh was interrupted (the store
-	// marks the connection; this process remembers it in r.unstored), which
-	// names the cause if the provider has spent the token.
-	saved, asked := false, false
+	// it. spent: the provider may have spent the stored refresh token (it
+	// answered with new tokens, or its answer never arrived). When it may
+	// have and the outcome could not be stored, the connection is marked
+	// interrupted, in the store when it answers, else in r.unstored until it
+	// does, and the lease is left to expire, so that whoever refreshes next,
+	// here or in another replica, names the cause if the provider rejects
+	// the token.
+	saved, spent := false, false
 	defer func() {
 		switch {
 		case saved:
-		case asked:
-			r.unstored.Store(id, struct{}{})
+		case spent:
+			if err := r.store.MarkRefreshInterrupted(context.WithoutCancel(ctx), id, r.owner); err != nil {
+				r.unstored.Store(id, struct{}{})
+			}
 			r.log.Warn("refresh outcome not stored: leaving the lease to expire", "connection_id", id)
 		default:
 			if err := r.store.ReleaseLease(context.WithoutCancel(ctx), id, r.owner); err != nil {
@@ -142,7 +146,7 @@ func (r *Refresher) refreshOnce(ctx context.Context, id string, req request) (re
 	}
 
 	o, attempts, deferredUntil, deferred := r.attempt(ctx, c, prov, req.trigger, refreshTok, access)
-	asked = len(attempts) > 0
+	spent = !deferred && (o.Class == tokenkeeper.ClassSuccess || o.Unsettled())
 	now = r.clock.Now()
 	if deferred {
 		n := r.policy.Defer(c, deferredUntil, now)

@@ -101,10 +101,10 @@ type Refresher struct {
 	onAttempt                      func(string, tokenkeeper.RefreshAttempt)
 
 	flight singleflight.Group
-	// unstored holds the ids of connections whose refresh reached the
-	// provider but whose outcome could not be stored, until this process
-	// leases them again. The store marks a lease taken over from another
-	// owner; a lease this owner takes again is marked from here.
+	// unstored holds the ids of connections whose refresh may have spent
+	// the refresh token at the provider but whose outcome, and then the
+	// mark (Store.MarkRefreshInterrupted), could not be stored: the database
+	// was down. The next refresh of the connection here marks it.
 	unstored sync.Map
 }
 

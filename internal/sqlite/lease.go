@@ -69,6 +69,20 @@ func (s *Store) AcquireLease(ctx context.Context, id, owner string, now, until t
 const releaseLeaseQuery = `UPDATE connections SET lease_owner = NULL, lease_until = NULL
 			WHERE id = ? AND lease_owner = ?`
 
+// MarkRefreshInterrupted sets refresh_interrupted on connection id if owner
+// holds its lease (expired or not); otherwise, and for an unknown id, it
+// does nothing. It is not on a hot path: its statement is not prepared.
+func (s *Store) MarkRefreshInterrupted(ctx context.Context, id, owner string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE connections SET refresh_interrupted = 1 WHERE id = ? AND lease_owner = ?`, id, owner)
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("mark the refresh of %s interrupted: %w", id, err)
+	}
+	return nil
+}
+
 // ReleaseLease frees the lease of connection id if owner holds it (expired
 // or not); otherwise, and for an unknown id, it does nothing.
 func (s *Store) ReleaseLease(ctx context.Context, id, owner string) error {

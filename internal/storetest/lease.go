@@ -17,6 +17,7 @@ var leaseTests = map[string]func(*testing.T, OpenFunc){
 	"ReleaseOnlyByOwner": testReleaseOnlyByOwner,
 	"TakeoverInterrupts": testTakeoverMarksInterrupted,
 	"ClaimTakeover":      testClaimTakeoverMarksInterrupted,
+	"MarkInterrupted":    testMarkRefreshInterrupted,
 }
 
 // acquire takes a lease that must be free.
@@ -233,5 +234,30 @@ func testClaimTakeoverMarksInterrupted(t *testing.T, open OpenFunc) {
 		if g != w || f.interrupted(id) != w {
 			t.Errorf("%s: RefreshInterrupted = %v (stored %v), want %v", id, g, f.interrupted(id), w)
 		}
+	}
+}
+
+func testMarkRefreshInterrupted(t *testing.T, open OpenFunc) {
+	f := setup(t, open)
+	c := f.create()
+	until := f.now.Add(30 * time.Second)
+	f.acquire(c.ID, "a", f.now, until)
+	// Only the lease holder marks.
+	if err := f.s.MarkRefreshInterrupted(t.Context(), c.ID, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if f.interrupted(c.ID) {
+		t.Fatal("a non-holder marked the connection")
+	}
+	if err := f.s.MarkRefreshInterrupted(t.Context(), c.ID, "a"); err != nil {
+		t.Fatal(err)
+	}
+	got := f.get(c.ID)
+	if !got.RefreshInterrupted || got.Version != c.Version || got.LeaseOwner != "a" || !got.LeaseUntil.Equal(until) {
+		t.Fatalf("after the holder's mark: interrupted %v, version %d, lease %q until %s; want true, %d, a until %s",
+			got.RefreshInterrupted, got.Version, got.LeaseOwner, fmtTime(got.LeaseUntil), c.Version, fmtTime(until))
+	}
+	if err := f.s.MarkRefreshInterrupted(t.Context(), tokenkeeper.NewID("conn_"), "a"); err != nil {
+		t.Fatalf("MarkRefreshInterrupted(unknown) = %v, want nil", err)
 	}
 }
