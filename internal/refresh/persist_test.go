@@ -165,3 +165,53 @@ func TestInterruptedMarkOutlivesIdleRefreshes(t *testing.T) {
 		})
 	}
 }
+
+// TestNoSendPastTheLease: a refresh waiting in the provider's gate (here
+// for its one concurrent slot) longer than its lease lasts is deferred
+// without sending its refresh token: past the lease another replica may
+// take the connection over and send the same token.
+func TestNoSendPastTheLease(t *testing.T) {
+	t.Parallel()
+	f := setup(t, fixtureOptions{})
+	f.catalog["acme"].MaxConcurrent = 1
+	// Two processes' refreshers sharing the gate: one with a long lease
+	// holds the slot, one with a short lease waits for it.
+	gate := NewProviderGate(GateOptions{Catalog: f.catalog})
+	refresher := func(lease time.Duration) *Refresher {
+		r, err := New(Options{
+			Store: f.store, Sealer: f.ring, Catalog: f.catalog, LeaseTTL: lease, Gate: gate,
+			Client: oauth.New(oauth.Options{Timeout: 5 * time.Second}),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	holder, r := refresher(time.Minute), refresher(400*time.Millisecond)
+	slow, _ := f.link("slow", time.Hour)
+	waiting, _ := f.link("waiting", time.Hour)
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	f.provider.Script(providertest.Response{Started: started, Release: release})
+	done := make(chan error, 1)
+	go func() {
+		_, err := holder.Refresh(context.Background(), slow.ID, tokenkeeper.TriggerManual, "")
+		done <- err
+	}()
+	<-started
+	before := f.provider.Refreshes()
+	_, err := r.Refresh(t.Context(), waiting.ID, tokenkeeper.TriggerManual, "")
+	if !errors.Is(err, errDeferred) {
+		t.Fatalf("refresh waiting past its lease: %v, want a deferral", err)
+	}
+	if got := f.provider.Refreshes(); got != before {
+		t.Fatalf("the provider saw %d more refresh requests, want none", got-before)
+	}
+	if got := f.get(waiting.ID); got.RefreshInterrupted || got.LeaseOwner != "" || got.ConsecutiveTransientFailures != 0 {
+		t.Fatalf("deferred connection: interrupted %v, lease %q, transient failures %d; want false, none, 0",
+			got.RefreshInterrupted, got.LeaseOwner, got.ConsecutiveTransientFailures)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("the slow refresh: %v", err)
+	}
+}

@@ -145,7 +145,22 @@ func (r *Refresher) refreshOnce(ctx context.Context, id string, req request) (re
 		return result{conn: c}, &tokenkeeper.Error{Code: tokenkeeper.CodeTokenRefreshError, Message: "the last refresh failed (" + le.Code + "); retrying later", RetryAfter: retry, ConnectionID: id}
 	}
 
-	o, attempts, deferredUntil, deferred := r.attempt(ctx, c, prov, req.trigger, refreshTok, access)
+	// The provider is asked only while the lease lasts, with a tenth of it
+	// kept for the save: a wait in the gate that would outlast it ends in a
+	// deferral, with nothing sent, and a request that would outlast it is
+	// cut short (an unsettled outcome). Past the lease another replica may
+	// take the connection over and send the same refresh token.
+	window := c.LeaseUntil.Sub(now) - r.leaseTTL/10
+	if window <= 0 {
+		n := r.policy.Defer(c, now, now)
+		if saved, err = r.save(ctx, n, nil, nil); err != nil {
+			return result{conn: c}, err
+		}
+		return result{conn: n}, &tokenkeeper.Error{Code: tokenkeeper.CodeTokenRefreshError, Message: "the refresh lease ran out before the provider was asked; retrying", RetryAfter: time.Second, ConnectionID: id, Err: errDeferred}
+	}
+	actx, cancel := context.WithTimeout(ctx, window)
+	o, attempts, deferredUntil, deferred := r.attempt(actx, c, prov, req.trigger, refreshTok, access)
+	cancel()
 	spent = !deferred && (o.Class == tokenkeeper.ClassSuccess || o.Unsettled())
 	now = r.clock.Now()
 	if deferred {
