@@ -2,10 +2,8 @@ package storetest
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -153,33 +151,14 @@ func testClaimEventsConcurrently(t *testing.T, f *notifyFixture) {
 			all = append(all, e.ID)
 		}
 	}
-	var mu sync.Mutex
-	seen := map[string]string{}
-	var wg sync.WaitGroup
-	for w := range 4 {
-		owner := fmt.Sprintf("w%d", w)
-		wg.Go(func() {
-			for {
-				evs, err := f.s.ClaimEvents(t.Context(), owner, f.now, f.now.Add(time.Minute), 3)
-				if err != nil {
-					t.Errorf("ClaimEvents: %v", err)
-					return
-				}
-				if len(evs) == 0 {
-					return
-				}
-				mu.Lock()
-				for _, e := range evs {
-					if prev, ok := seen[e.ID]; ok {
-						t.Errorf("event %s claimed by %s and %s", e.ID, prev, owner)
-					}
-					seen[e.ID] = owner
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	seen := claimConcurrently(t, []string{"w0", "w1", "w2", "w3"}, func(owner string) ([]string, error) {
+		evs, err := f.s.ClaimEvents(t.Context(), owner, f.now, f.now.Add(time.Minute), 3)
+		ids := make([]string, len(evs))
+		for i, e := range evs {
+			ids[i] = e.ID
+		}
+		return ids, err
+	})
 	equal(t, "claimed events", slices.Sorted(slices.Values(all)), slices.Sorted(maps.Keys(seen)))
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -77,33 +76,10 @@ func testClaimDeliveriesConcurrently(t *testing.T, f *notifyFixture) {
 		all = append(all, f.delivery(f.now))
 	}
 	f.enqueue(all...)
-	var mu sync.Mutex
-	seen := map[string]string{}
-	var wg sync.WaitGroup
-	for w := range 4 {
-		owner := fmt.Sprintf("w%d", w)
-		wg.Go(func() {
-			for {
-				ds, err := f.s.ClaimDeliveries(t.Context(), owner, f.now, f.now.Add(time.Minute), 4)
-				if err != nil {
-					t.Errorf("ClaimDeliveries: %v", err)
-					return
-				}
-				if len(ds) == 0 {
-					return
-				}
-				mu.Lock()
-				for _, d := range ds {
-					if prev, ok := seen[d.ID]; ok {
-						t.Errorf("delivery %s claimed by %s and %s", d.ID, prev, owner)
-					}
-					seen[d.ID] = owner
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	seen := claimConcurrently(t, []string{"w0", "w1", "w2", "w3"}, func(owner string) ([]string, error) {
+		ds, err := f.s.ClaimDeliveries(t.Context(), owner, f.now, f.now.Add(time.Minute), 4)
+		return deliveryIDs(ds), err
+	})
 	equal(t, "claimed deliveries", slices.Sorted(slices.Values(deliveryIDs(all))), slices.Sorted(maps.Keys(seen)))
 }
 

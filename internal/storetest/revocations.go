@@ -3,7 +3,6 @@ package storetest
 import (
 	"errors"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -134,32 +133,14 @@ func testClaimLease(t *testing.T, s ConnectStore) {
 		}
 	}
 	// Concurrent claimers never get the same row.
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	seen := map[string]string{}
-	for _, owner := range []string{"a", "b", "c", "d"} {
-		wg.Go(func() {
-			for {
-				rs, err := s.ClaimRevocations(t.Context(), owner, now, now.Add(time.Minute), 3)
-				if err != nil {
-					t.Errorf("ClaimRevocations: %v", err)
-					return
-				}
-				if len(rs) == 0 {
-					return
-				}
-				mu.Lock()
-				for _, r := range rs {
-					if prev, dup := seen[r.ID]; dup {
-						t.Errorf("%s claimed by %s and %s", r.ID, prev, owner)
-					}
-					seen[r.ID] = owner
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	seen := claimConcurrently(t, []string{"a", "b", "c", "d"}, func(owner string) ([]string, error) {
+		rs, err := s.ClaimRevocations(t.Context(), owner, now, now.Add(time.Minute), 3)
+		ids := make([]string, len(rs))
+		for i, r := range rs {
+			ids[i] = r.ID
+		}
+		return ids, err
+	})
 	if len(seen) != 20 {
 		t.Errorf("%d of 20 revocations claimed", len(seen))
 	}

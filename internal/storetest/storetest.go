@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,6 +166,41 @@ func equal(t *testing.T, what string, want, got any) {
 	if d := Diff(want, got); d != "" {
 		t.Errorf("%s differs:\n%s", what, d)
 	}
+}
+
+// claimConcurrently runs one goroutine per owner, each calling claim for
+// that owner until it returns nothing, and returns which owner claimed each
+// id. An id claimed twice, or a failing claim, fails the test: concurrent
+// claimers must never get the same row.
+func claimConcurrently(t *testing.T, owners []string, claim func(owner string) ([]string, error)) map[string]string {
+	t.Helper()
+	var mu sync.Mutex
+	seen := map[string]string{}
+	var wg sync.WaitGroup
+	for _, owner := range owners {
+		wg.Go(func() {
+			for {
+				ids, err := claim(owner)
+				if err != nil {
+					t.Errorf("claim by %s: %v", owner, err)
+					return
+				}
+				if len(ids) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, id := range ids {
+					if prev, dup := seen[id]; dup {
+						t.Errorf("%s claimed by %s and %s", id, prev, owner)
+					}
+					seen[id] = owner
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return seen
 }
 
 // Mod helpers for NewConnection.
