@@ -150,19 +150,25 @@ func scanNotification(sc scanner) (*tokenkeeper.Notification, int64, error) {
 // queryNotifications runs a query selecting notificationColumns; it returns
 // the rows and their sequence numbers.
 func queryNotifications(ctx context.Context, db queryer, q string, args ...any) ([]*tokenkeeper.Notification, []int64, error) {
+	return queryWithSeq(ctx, db, scanNotification, q, args...)
+}
+
+// queryWithSeq runs a query whose rows scan reads, each with its sequence
+// number (the cursor of a listing), and returns them in order.
+func queryWithSeq[T any](ctx context.Context, db queryer, scan func(scanner) (*T, int64, error), q string, args ...any) ([]*T, []int64, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, nil, mapErr(err)
 	}
 	defer rows.Close()
-	var out []*tokenkeeper.Notification
+	var out []*T
 	var seqs []int64
 	for rows.Next() {
-		n, seq, err := scanNotification(rows)
+		v, seq, err := scan(rows)
 		if err != nil {
 			return nil, nil, err
 		}
-		out, seqs = append(out, n), append(seqs, seq)
+		out, seqs = append(out, v), append(seqs, seq)
 	}
 	return out, seqs, mapErr(rows.Err())
 }

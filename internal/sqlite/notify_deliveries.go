@@ -37,21 +37,7 @@ func scanDelivery(sc scanner) (*tokenkeeper.Delivery, int64, error) {
 // queryDeliveries runs a query selecting deliveryColumns and returns the rows
 // as read, with their sequence numbers.
 func queryDeliveries(ctx context.Context, db queryer, q string, args ...any) ([]*tokenkeeper.Delivery, []int64, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, nil, mapErr(err)
-	}
-	defer rows.Close()
-	var out []*tokenkeeper.Delivery
-	var seqs []int64
-	for rows.Next() {
-		d, seq, err := scanDelivery(rows)
-		if err != nil {
-			return nil, nil, err
-		}
-		out, seqs = append(out, d), append(seqs, seq)
-	}
-	return out, seqs, mapErr(rows.Err())
+	return queryWithSeq(ctx, db, scanDelivery, q, args...)
 }
 
 // insertDeliveries adds the deliveries whose key is new and returns how many
