@@ -145,17 +145,7 @@ func (s *Store) queryNotifications(ctx context.Context, q string, args ...any) (
 	if err != nil {
 		return nil, nil, mapError(err)
 	}
-	defer rows.Close()
-	var out []*tokenkeeper.Notification
-	var seqs []int64
-	for rows.Next() {
-		n, seq, err := scanNotification(rows)
-		if err != nil {
-			return nil, nil, err
-		}
-		out, seqs = append(out, n), append(seqs, seq)
-	}
-	return out, seqs, mapError(rows.Err())
+	return scanWithSeq(rows, scanNotification)
 }
 
 // ListNotifications returns f.UserID's notifications, newest first, at most

@@ -40,15 +40,21 @@ func scanDelivery(row pgx.Row) (*tokenkeeper.Delivery, int64, error) {
 // scanDeliveries reads every row of a deliveryColumns query, with the rows'
 // sequence numbers.
 func scanDeliveries(rows pgx.Rows) ([]*tokenkeeper.Delivery, []int64, error) {
+	return scanWithSeq(rows, scanDelivery)
+}
+
+// scanWithSeq reads every row with scan, each with its sequence number (the
+// cursor of a listing), and closes rows.
+func scanWithSeq[T any](rows pgx.Rows, scan func(pgx.Row) (*T, int64, error)) ([]*T, []int64, error) {
 	defer rows.Close()
-	var out []*tokenkeeper.Delivery
+	var out []*T
 	var seqs []int64
 	for rows.Next() {
-		d, seq, err := scanDelivery(rows)
+		v, seq, err := scan(rows)
 		if err != nil {
 			return nil, nil, err
 		}
-		out, seqs = append(out, d), append(seqs, seq)
+		out, seqs = append(out, v), append(seqs, seq)
 	}
 	return out, seqs, mapError(rows.Err())
 }
