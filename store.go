@@ -92,9 +92,11 @@ type Store interface {
 	PutUser(ctx context.Context, u *User) error
 	// ResealUserEmail replaces the user's sealed e-mail address by sealed if
 	// the stored one is still old, changing nothing but it and updated_at
-	// (now), and reports whether it did: key rotation never undoes a
-	// concurrent change of the address or the settings.
-	ResealUserEmail(ctx context.Context, id string, old, sealed []byte, now time.Time) (bool, error)
+	// (now): key rotation never undoes a concurrent change of the address or
+	// the settings. It returns the address stored afterwards (sealed when it
+	// replaced it), or ErrNotFound when there is no such user, as
+	// ConnectStore.ResealState does.
+	ResealUserEmail(ctx context.Context, id string, old, sealed []byte, now time.Time) ([]byte, error)
 	// GetUser returns a user, or ErrNotFound.
 	GetUser(ctx context.Context, id string) (*User, error)
 	// ListUsers returns users ordered by id, after the given id, at most limit

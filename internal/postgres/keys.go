@@ -119,14 +119,21 @@ func (s *Store) PutUser(ctx context.Context, u *tokenkeeper.User) error {
 }
 
 // ResealUserEmail replaces the user's sealed e-mail address by sealed if
-// the stored one is still old, and reports whether it did.
-func (s *Store) ResealUserEmail(ctx context.Context, id string, old, sealed []byte, now time.Time) (bool, error) {
+// the stored one is still old, and returns the address stored afterwards.
+func (s *Store) ResealUserEmail(ctx context.Context, id string, old, sealed []byte, now time.Time) ([]byte, error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE users SET email = $1, updated_at = $2 WHERE id = $3 AND email = $4`,
 		bytesOrNil(sealed), ts(now), id, old)
 	if err != nil {
-		return false, fmt.Errorf("re-encrypt e-mail of user %s: %w", id, mapError(err))
+		return nil, fmt.Errorf("re-encrypt e-mail of user %s: %w", id, mapError(err))
 	}
-	return tag.RowsAffected() == 1, nil
+	if tag.RowsAffected() == 1 {
+		return sealed, nil
+	}
+	var stored []byte
+	if err := s.pool.QueryRow(ctx, `SELECT email FROM users WHERE id = $1`, id).Scan(&stored); err != nil {
+		return nil, fmt.Errorf("re-encrypt e-mail of user %s: %w", id, mapError(err))
+	}
+	return stored, nil
 }
 
 // GetUser returns a user, or an error wrapping tokenkeeper.ErrNotFound.

@@ -106,28 +106,19 @@ func (r *Refresher) resealUsers(ctx context.Context, ring ResealRing, batch int,
 			if len(u.SealedEmail) == 0 || !ring.NeedsReseal(u.SealedEmail) {
 				continue
 			}
-			ad := tokenkeeper.AdditionalData(u.ID, tokenkeeper.FieldUserEmail)
-			plain, err := ring.Open(u.SealedEmail, ad)
-			if err != nil {
+			sealed, err := resealValue(ring, u.SealedEmail, tokenkeeper.AdditionalData(u.ID, tokenkeeper.FieldUserEmail))
+			switch {
+			case errors.Is(err, errUnopenable):
 				st.Broken++
 				continue
-			}
-			sealed, err := ring.Seal(plain, ad)
-			if err != nil {
+			case err != nil:
 				return err
 			}
 			// A compare-and-set: an address or setting changed meanwhile
 			// is kept (and a new address is sealed with the primary key).
-			done, err := r.store.ResealUserEmail(ctx, u.ID, u.SealedEmail, sealed, r.clock.Now())
-			switch {
-			case err != nil:
+			stored, err := r.store.ResealUserEmail(ctx, u.ID, u.SealedEmail, sealed, r.clock.Now())
+			if err := st.record(&st.Users, ring, sealed, stored, err); err != nil {
 				return err
-			case done:
-				st.Users++
-			default:
-				if cur, err := r.store.GetUser(ctx, u.ID); err == nil && len(cur.SealedEmail) > 0 && ring.NeedsReseal(cur.SealedEmail) {
-					st.Busy++
-				}
 			}
 		}
 		if len(users) < max(batch, 1) {
@@ -256,14 +247,11 @@ func (r *Refresher) resealConnection(ctx context.Context, id string, ring Reseal
 		if len(*field.val) == 0 || !ring.NeedsReseal(*field.val) {
 			continue
 		}
-		ad := tokenkeeper.AdditionalData(id, field.name)
-		plain, err := ring.Open(*field.val, ad)
+		sealed, err := resealValue(ring, *field.val, tokenkeeper.AdditionalData(id, field.name))
 		if err != nil {
-			return fmt.Errorf("connection %s %s: %w", id, field.name, errUnopenable)
+			return fmt.Errorf("connection %s %s: %w", id, field.name, err)
 		}
-		if *field.val, err = ring.Seal(plain, ad); err != nil {
-			return err
-		}
+		*field.val = sealed
 	}
 	n.UpdatedAt = now
 	if err := r.store.SaveConnection(ctx, tokenkeeper.Write{Connection: n, LeaseOwner: r.owner}); err != nil {

@@ -25,7 +25,7 @@ type racingStore struct {
 	beforeUser       map[string]func() // by user id
 }
 
-func (s *racingStore) ResealUserEmail(ctx context.Context, id string, old, sealed []byte, now time.Time) (bool, error) {
+func (s *racingStore) ResealUserEmail(ctx context.Context, id string, old, sealed []byte, now time.Time) ([]byte, error) {
 	if hook := s.beforeUser[id]; hook != nil {
 		hook()
 	}

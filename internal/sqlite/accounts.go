@@ -138,23 +138,25 @@ func (s *Store) PutUser(ctx context.Context, u *tokenkeeper.User) error {
 }
 
 // ResealUserEmail replaces the user's sealed e-mail address by sealed if
-// the stored one is still old, and reports whether it did.
-func (s *Store) ResealUserEmail(ctx context.Context, id string, old, sealed []byte, now time.Time) (bool, error) {
-	var done bool
+// the stored one is still old, and returns the address stored afterwards.
+func (s *Store) ResealUserEmail(ctx context.Context, id string, old, sealed []byte, now time.Time) ([]byte, error) {
+	var stored []byte
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, updated_at = ? WHERE id = ? AND email = ?`,
 			blob(sealed), millis(now), id, old)
 		if err != nil {
 			return mapErr(err)
 		}
-		n, err := res.RowsAffected()
-		done = n == 1
-		return mapErr(err)
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			stored = sealed
+			return mapErr(err)
+		}
+		return mapErr(tx.QueryRowContext(ctx, `SELECT email FROM users WHERE id = ?`, id).Scan(&stored))
 	})
 	if err != nil {
-		return false, fmt.Errorf("re-encrypt e-mail of user %s: %w", id, err)
+		return nil, fmt.Errorf("re-encrypt e-mail of user %s: %w", id, err)
 	}
-	return done, nil
+	return stored, nil
 }
 
 // GetUser returns a user, or an error wrapping tokenkeeper.ErrNotFound.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -170,9 +171,9 @@ func testUserResealEmail(t *testing.T, open OpenFunc) {
 	}
 	resealed := OpaqueBytes(61)
 	later := f.now.Add(time.Minute)
-	done, err := f.s.ResealUserEmail(t.Context(), u.ID, old, resealed, later)
-	if err != nil || !done {
-		t.Fatalf("ResealUserEmail = %v, %v; want true", done, err)
+	stored, err := f.s.ResealUserEmail(t.Context(), u.ID, old, resealed, later)
+	if err != nil || !bytes.Equal(stored, resealed) {
+		t.Fatalf("ResealUserEmail = %x, %v; want the new value stored", stored, err)
 	}
 	got, err := f.s.GetUser(t.Context(), u.ID)
 	if err != nil {
@@ -182,15 +183,16 @@ func testUserResealEmail(t *testing.T, open OpenFunc) {
 	want.SealedEmail, want.UpdatedAt = resealed, later
 	equal(t, "re-encrypted user", &want, got)
 
-	// A stale old value (the address changed meanwhile) changes nothing.
-	done, err = f.s.ResealUserEmail(t.Context(), u.ID, old, OpaqueBytes(62), later.Add(time.Minute))
-	if err != nil || done {
-		t.Fatalf("ResealUserEmail with a stale value = %v, %v; want false", done, err)
+	// A stale old value (the address changed meanwhile) changes nothing,
+	// and the value stored is returned.
+	stored, err = f.s.ResealUserEmail(t.Context(), u.ID, old, OpaqueBytes(62), later.Add(time.Minute))
+	if err != nil || !bytes.Equal(stored, resealed) {
+		t.Fatalf("ResealUserEmail with a stale value = %x, %v; want the value stored", stored, err)
 	}
 	if got, _ := f.s.GetUser(t.Context(), u.ID); got == nil || string(got.SealedEmail) != string(resealed) {
 		t.Fatal("a stale compare-and-set replaced the address")
 	}
-	if done, err := f.s.ResealUserEmail(t.Context(), "nobody", old, resealed, later); err != nil || done {
-		t.Fatalf("ResealUserEmail(unknown) = %v, %v; want false, nil", done, err)
+	if stored, err := f.s.ResealUserEmail(t.Context(), "nobody", old, resealed, later); !errors.Is(err, tokenkeeper.ErrNotFound) {
+		t.Fatalf("ResealUserEmail(unknown) = %x, %v; want ErrNotFound", stored, err)
 	}
 }
