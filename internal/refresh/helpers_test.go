@@ -96,6 +96,26 @@ func (f *fixture) newRefresher(o fixtureOptions) *Refresher {
 	return r
 }
 
+// refresherWith returns another refresher (another process, as far as
+// leases are concerned) on the fixture's keys and catalog, with o's store
+// (the fixture's when nil), lease, gate and clock, and a token client with
+// a 5 s timeout unless o names one.
+func (f *fixture) refresherWith(o Options) *Refresher {
+	f.t.Helper()
+	if o.Store == nil {
+		o.Store = f.store
+	}
+	o.Sealer, o.Catalog = f.ring, f.catalog
+	if o.Client == nil {
+		o.Client = oauth.New(oauth.Options{Timeout: 5 * time.Second})
+	}
+	r, err := New(o)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return r
+}
+
 // link imports a grant minted at the provider; expiresIn is what the
 // application claims about the access token.
 func (f *fixture) link(user string, expiresIn time.Duration) (*tokenkeeper.Connection, tokenkeeper.Token) {

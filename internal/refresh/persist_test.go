@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper"
-	"github.com/tokenkeeper/tokenkeeper/internal/oauth"
 	"github.com/tokenkeeper/tokenkeeper/internal/providertest"
 )
 
@@ -67,15 +66,9 @@ func TestRotatedTokensSurviveFailedWrites(t *testing.T) {
 			f := setup(t, fixtureOptions{provider: providertest.Options{Rotate: true, ReuseDetection: true}})
 			c, g := f.link("u1", time.Hour)
 			store := &failingSaves{Store: f.store}
-			r, err := New(Options{
-				Store: store, Sealer: f.ring, Catalog: f.catalog, LeaseTTL: tt.leaseTTL,
-				Client: oauth.New(oauth.Options{Timeout: 5 * time.Second}),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := f.refresherWith(Options{Store: store, LeaseTTL: tt.leaseTTL})
 			store.failures.Store(tt.failures)
-			_, err = r.Refresh(t.Context(), c.ID, tokenkeeper.TriggerManual, "")
+			_, err := r.Refresh(t.Context(), c.ID, tokenkeeper.TriggerManual, "")
 			if stored := err == nil; stored != tt.stored {
 				t.Fatalf("Refresh: %v, want stored=%v", err, tt.stored)
 			}
@@ -132,13 +125,7 @@ func TestInterruptedMarkOutlivesIdleRefreshes(t *testing.T) {
 			f := setup(t, fixtureOptions{provider: providertest.Options{Rotate: true, ReuseDetection: true}})
 			c, _ := f.link("u1", time.Hour)
 			store := &failingSaves{Store: f.store}
-			r, err := New(Options{
-				Store: store, Sealer: f.ring, Catalog: f.catalog, LeaseTTL: 300 * time.Millisecond,
-				Client: oauth.New(oauth.Options{Timeout: 5 * time.Second}),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := f.refresherWith(Options{Store: store, LeaseTTL: 300 * time.Millisecond})
 			store.failures.Store(1000)
 			store.markDown.Store(markDown)
 			if _, err := r.Refresh(t.Context(), c.ID, tokenkeeper.TriggerManual, ""); err == nil {
@@ -177,17 +164,8 @@ func TestNoSendPastTheLease(t *testing.T) {
 	// Two processes' refreshers sharing the gate: one with a long lease
 	// holds the slot, one with a short lease waits for it.
 	gate := NewProviderGate(GateOptions{Catalog: f.catalog})
-	refresher := func(lease time.Duration) *Refresher {
-		r, err := New(Options{
-			Store: f.store, Sealer: f.ring, Catalog: f.catalog, LeaseTTL: lease, Gate: gate,
-			Client: oauth.New(oauth.Options{Timeout: 5 * time.Second}),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	holder, r := refresher(time.Minute), refresher(400*time.Millisecond)
+	holder := f.refresherWith(Options{LeaseTTL: time.Minute, Gate: gate})
+	r := f.refresherWith(Options{LeaseTTL: 400 * time.Millisecond, Gate: gate})
 	slow, _ := f.link("slow", time.Hour)
 	waiting, _ := f.link("waiting", time.Hour)
 	started, release := make(chan struct{}, 1), make(chan struct{})

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tokenkeeper/tokenkeeper"
-	"github.com/tokenkeeper/tokenkeeper/internal/oauth"
 	"github.com/tokenkeeper/tokenkeeper/internal/sqlite"
 	"github.com/tokenkeeper/tokenkeeper/internal/storetest"
 	"github.com/tokenkeeper/tokenkeeper/internal/vault"
@@ -72,11 +71,7 @@ func setupReseal(t *testing.T) *resealFixture {
 	if rf.retired, err = vault.NewRing(newKey); err != nil {
 		t.Fatal(err)
 	}
-	rf.keeper, err = New(Options{Store: rf.store, Sealer: f.ring, Catalog: f.catalog, Clock: f.clock,
-		Client: oauth.New(oauth.Options{Timeout: 5 * time.Second})})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rf.keeper = f.refresherWith(Options{Store: rf.store, Clock: f.clock})
 	return rf
 }
 
